@@ -1,0 +1,165 @@
+"""sRGB <-> CIELAB conversion written with `keras.ops`.
+
+The conversion follows IEC 61966-2-1 (sRGB) with the D65 white point and the
+2-degree observer, using the same constants as `skimage.color.rgb2lab` so that
+data prepared with scikit-image and data prepared with this module agree to
+within float32 rounding. Both directions are differentiable with finite
+gradients everywhere (black and white included) and run inside models, inside
+`tf.data` (TensorFlow backend) and under `jax.jit`.
+
+Units: RGB in [0, 1] (float) or [0, 255] (uint8); L in [0, 100]; a and b in
+CIELAB units (roughly [-86, 98] and [-108, 95] for sRGB colours).
+"""
+
+import numpy as np
+from keras import ops
+from keras import backend
+
+# sRGB primaries to CIE XYZ (the matrix scikit-image uses).
+XYZ_FROM_RGB = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=np.float64,
+)
+RGB_FROM_XYZ = np.linalg.inv(XYZ_FROM_RGB)
+# CIE XYZ tristimulus values of D65 for the 2-degree observer.
+D65_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
+
+_SRGB_LINEAR_THRESHOLD = 0.04045
+_SRGB_GAMMA_THRESHOLD = 0.0031308
+_LAB_EPSILON = 0.008856
+_LAB_KAPPA_SLOPE = 7.787
+_LAB_OFFSET = 16.0 / 116.0
+_LAB_INVERSE_THRESHOLD = 0.2068966
+
+# Per-channel constants folded together: (linear RGB @ M^T) / white.
+_XYZN_FROM_RGB = (XYZ_FROM_RGB / D65_WHITE[:, None]).T.astype(np.float32)
+_RGB_FROM_XYZN = (RGB_FROM_XYZ * D65_WHITE[None, :]).T.astype(np.float32)
+
+
+def _as_float_color(x, name):
+    """Converts `x` to a float32 tensor, applying the documented integer rule."""
+    if not hasattr(x, "dtype"):
+        x = np.asarray(x)
+    dtype = backend.standardize_dtype(x.dtype)
+    if dtype == "uint8":
+        x = ops.cast(x, "float32") / 255.0
+    elif dtype == "bool" or "int" in dtype:
+        raise TypeError(
+            f"`{name}` received integer input of dtype {dtype}. Only uint8 "
+            "(divided by 255) is converted implicitly; convert other integer "
+            "types to float in [0, 1] yourself so the scale is explicit."
+        )
+    else:
+        x = ops.cast(x, "float32")
+    shape = tuple(x.shape)
+    if len(shape) == 0 or shape[-1] != 3:
+        raise ValueError(
+            f"`{name}` expects channel-last input with 3 channels; "
+            f"received input with shape {shape}."
+        )
+    return x
+
+
+def _channel_matmul(x, matrix):
+    """Multiplies the last axis of `x` by a 3x3 constant matrix."""
+    return ops.matmul(x, ops.convert_to_tensor(matrix, dtype="float32"))
+
+
+def srgb_to_linear(rgb):
+    """Removes the sRGB transfer curve: companded [0, 1] -> linear [0, 1]."""
+    rgb = ops.cast(rgb, "float32")
+    # Clamping inside each branch keeps the unused branch's gradient finite.
+    curved = ops.power((ops.maximum(rgb, _SRGB_LINEAR_THRESHOLD) + 0.055) / 1.055, 2.4)
+    return ops.where(rgb > _SRGB_LINEAR_THRESHOLD, curved, rgb / 12.92)
+
+
+def linear_to_srgb(linear):
+    """Applies the sRGB transfer curve: linear [0, 1] -> companded [0, 1]."""
+    linear = ops.cast(linear, "float32")
+    curved = 1.055 * ops.power(ops.maximum(linear, _SRGB_GAMMA_THRESHOLD), 1.0 / 2.4) - 0.055
+    return ops.where(linear > _SRGB_GAMMA_THRESHOLD, curved, linear * 12.92)
+
+
+def rgb_to_lab(rgb):
+    """Converts sRGB to CIELAB (D65, 2-degree observer).
+
+    Args:
+        rgb: array or tensor of shape `(..., 3)`. Floats are read as sRGB in
+            [0, 1]; uint8 is divided by 255. Other integer dtypes are refused
+            (a silent wrong scale is the classic pitfall of integer input).
+
+    Returns:
+        float32 tensor of shape `(..., 3)` holding (L, a, b), L in [0, 100].
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.color import rgb_to_lab
+    >>> lab = rgb_to_lab(np.array([[1.0, 0.0, 0.0]], dtype="float32"))
+    >>> [round(float(v), 2) for v in np.asarray(lab)[0]]
+    [53.24, 80.09, 67.2]
+    """
+    rgb = _as_float_color(rgb, "rgb_to_lab")
+    xyz = _channel_matmul(srgb_to_linear(rgb), _XYZN_FROM_RGB)
+    cube_root = ops.power(ops.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0)
+    f = ops.where(xyz > _LAB_EPSILON, cube_root, _LAB_KAPPA_SLOPE * xyz + _LAB_OFFSET)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return ops.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def lab_to_rgb(lab, clip=True):
+    """Converts CIELAB (D65, 2-degree observer) to sRGB in [0, 1].
+
+    Out-of-gamut colours are clipped to [0, 1] when `clip=True` (as
+    `skimage.color.lab2rgb` does); a negative Z is set to 0 first, also as
+    scikit-image does.
+
+    Args:
+        lab: array or tensor of shape `(..., 3)` holding (L, a, b).
+        clip: whether to clip the result to [0, 1].
+
+    Returns:
+        float32 tensor of shape `(..., 3)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.color import lab_to_rgb
+    >>> rgb = lab_to_rgb(np.array([[53.24, 80.09, 67.2]], dtype="float32"))
+    >>> [round(float(v), 3) for v in np.asarray(rgb)[0]]
+    [1.0, 0.0, 0.0]
+    """
+    lab = _as_float_color(lab, "lab_to_rgb")
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    fy = (L + 16.0) / 116.0
+    fx = a / 500.0 + fy
+    fz = ops.maximum(fy - b / 200.0, 0.0)
+    f = ops.stack([fx, fy, fz], axis=-1)
+    xyz = ops.where(
+        f > _LAB_INVERSE_THRESHOLD,
+        ops.power(f, 3.0),
+        (f - _LAB_OFFSET) / _LAB_KAPPA_SLOPE,
+    )
+    rgb = linear_to_srgb(_channel_matmul(xyz, _RGB_FROM_XYZN))
+    if clip:
+        rgb = ops.clip(rgb, 0.0, 1.0)
+    return rgb
+
+
+def lab_to_rgb_uint8(lab):
+    """Converts CIELAB to sRGB uint8 (rounded, clipped to [0, 255])."""
+    return ops.cast(ops.round(lab_to_rgb(lab, clip=True) * 255.0), "uint8")
+
+
+def split_lab(lab):
+    """Splits `(..., 3)` Lab into `L` of shape `(..., 1)` and `ab` of `(..., 2)`."""
+    return lab[..., :1], lab[..., 1:]
+
+
+def merge_lab(L, ab):
+    """Concatenates `L` `(..., 1)` and `ab` `(..., 2)` into Lab `(..., 3)`."""
+    return ops.concatenate([ops.cast(L, "float32"), ops.cast(ab, "float32")], axis=-1)

@@ -1,0 +1,1 @@
+"""TensorFlow data pipeline: sources -> CIELAB TFRecord shards -> (L, ab) batches."""

@@ -1,0 +1,51 @@
+"""Installation script for the colorization library."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="colorization",
+    version="0.1.0",
+    description=(
+        "Automatic image colorization in Keras 3: the networks, losses and "
+        "data pipeline of five reports on deep colorization under one API."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["colorization", "colorization.*", "data_pipeline", "data_pipeline.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.10",
+        "tensorflow-datasets>=4.9",
+        "scikit-image>=0.22",
+        "numpy>=1.26",
+        "matplotlib>=3.8",
+        "pillow>=10",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3",
+            "scikit-learn>=1.4",
+            "jax[cpu]>=0.4.30",
+            "jupytext>=1.16",
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
+        ],
+        "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],
+        "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        "benchmarks": ["scikit-learn>=1.4", "torch>=2.2"],
+    },
+    entry_points={"console_scripts": []},
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Processing",
+    ],
+)
