@@ -1,0 +1,32 @@
+"""How losses adapt `(B, H, W, 2)` ab targets to their model's output grid."""
+
+from keras import ops
+
+TARGET_INTERPOLATIONS = ("nearest", "bilinear", "area")
+
+
+def resize_targets(ab, height, width, interpolation="nearest"):
+    """Resizes ab targets `(B, H, W, C)` to `(B, height, width, C)` if needed.
+
+    `"nearest"` subsamples, as Zhang et al.'s training network does (a 1x1,
+    stride-4 convolution with fixed unit weights takes every 4th ab pixel):
+    unlike averaging, it never invents ab values that mix two regions.
+    `"area"` averages blocks (integer factors only) and `"bilinear"`
+    interpolates.
+    """
+    if interpolation not in TARGET_INTERPOLATIONS:
+        raise ValueError(
+            f"`interpolation` must be one of {TARGET_INTERPOLATIONS}. Received: interpolation={interpolation!r}"
+        )
+    in_height, in_width = ab.shape[1], ab.shape[2]
+    if in_height == height and in_width == width:
+        return ab
+    if interpolation == "area":
+        if in_height is None or in_height % height or in_width % width:
+            raise ValueError(
+                "`area` resizing needs integer factors. "
+                f"Received targets of {in_height}x{in_width} for a {height}x{width} output."
+            )
+        factor = (in_height // height, in_width // width)
+        return ops.average_pool(ab, pool_size=factor, strides=factor, padding="valid")
+    return ops.image.resize(ab, (height, width), interpolation=interpolation, antialias=False)
