@@ -1,0 +1,421 @@
+"""Colorization metrics: AuC of the ab-error CMF, PSNR, SSIM, colourfulness.
+
+All functions take NumPy-compatible arrays (NumPy, or a backend tensor that
+`numpy.asarray` accepts) and return Python floats or NumPy arrays; they are
+evaluation code and run outside any graph.
+
+- `auc`: Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016),
+  Table 1 "AuC": the area under the cumulative mass function of the per-pixel
+  Euclidean error in ab, for thresholds 0..150, normalised to [0, 1]; the
+  class-rebalanced variant weights each pixel by the inverse prior
+  probability of its true colour's bin.
+- `psnr`, `ssim`: on sRGB uint8 images, data range 255.
+- `colorfulness`: Hasler & Suesstrunk, "Measuring colourfulness in natural
+  images" (SPIE 2003), the metric M^(3).
+
+`evaluate(model, dataset)` runs a model over `(L, ab)` batches through the
+same path as `colorization.colorize` and returns the means of all of them;
+`evaluate(None, dataset)` (or `evaluate_grey_baseline`) scores the grey
+baseline, ab = 0.
+"""
+
+import numpy as np
+
+AUC_MAX_THRESHOLD = 150
+_SSIM_SIGMA = 1.5
+_SSIM_RADIUS = 5  # int(3.5 * 1.5 + 0.5): an 11-tap window, as Wang et al. 2004
+_SSIM_K1 = 0.01
+_SSIM_K2 = 0.03
+_NEAREST_BIN_CHUNK = 65536
+
+
+# Helpers
+
+
+def _as_rgb_uint8(rgb, name):
+    """Checks an RGB uint8 image or batch; returns (array, is_batch)."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8:
+        raise TypeError(
+            f"`{name}` expects sRGB uint8 (0-255); received dtype {rgb.dtype}. "
+            "Convert with `colorization.color.lab_to_rgb_uint8` or "
+            "`np.round(x * 255).astype('uint8')` first."
+        )
+    if rgb.ndim not in (3, 4) or rgb.shape[-1] != 3:
+        raise ValueError(
+            f"`{name}` expects an RGB image (H, W, 3) or a batch (N, H, W, 3); "
+            f"received shape {rgb.shape}."
+        )
+    return rgb, rgb.ndim == 4
+
+
+def _check_same_shape(a, b, name):
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`{name}` needs images of the same shape; received "
+            f"{a.shape} and {b.shape}."
+        )
+
+
+def _nearest_bins(ab, bins):
+    """Index of the nearest bin centre for each row of `ab` (N, 2), chunked."""
+    ab = np.asarray(ab, dtype=np.float32).reshape(-1, 2)
+    bins = np.asarray(bins, dtype=np.float32)
+    out = np.empty(ab.shape[0], dtype=np.int64)
+    for start in range(0, ab.shape[0], _NEAREST_BIN_CHUNK):
+        chunk = ab[start : start + _NEAREST_BIN_CHUNK]
+        d2 = (
+            np.sum(chunk**2, axis=1, keepdims=True)
+            - 2.0 * chunk @ bins.T
+            + np.sum(bins**2, axis=1)[None, :]
+        )
+        out[start : start + chunk.shape[0]] = np.argmin(d2, axis=1)
+    return out
+
+
+def _inverse_prior_weights(ab_true, prior, bins=None):
+    """Per-pixel weights 1 / p(bin of the true colour), for rebalanced AuC.
+
+    Bins the prior gives zero probability (a colour never seen when the prior
+    was counted) are given the smallest non-zero prior, so a single unseen
+    colour cannot take all the weight (Zhang et al. leave this open: their
+    smoothed ImageNet prior has no zeros).
+    """
+    prior = np.asarray(prior, dtype=np.float64).reshape(-1)
+    if bins is None:
+        from colorization.quantization import default_ab_bins
+
+        bins = default_ab_bins()
+    bins = np.asarray(bins)
+    if prior.shape[0] != bins.shape[0]:
+        raise ValueError(
+            f"`prior` must have one probability per ab bin ({bins.shape[0]}); "
+            f"received shape {prior.shape}."
+        )
+    if np.any(prior < 0) or not np.any(prior > 0) or not np.all(np.isfinite(prior)):
+        raise ValueError("`prior` must be finite, non-negative and not all zero.")
+    prior = prior / prior.sum()
+    floor = prior[prior > 0].min()
+    prior = np.maximum(prior, floor)
+    return 1.0 / prior[_nearest_bins(ab_true, bins)]
+
+
+class _AuCAccumulator:
+    """Streams the (weighted) CMF of ab errors over thresholds 0..150.
+
+    Errors are binned by `ceil(error)`: a pixel with error e counts at every
+    integer threshold t >= e, so `cmf[t] = P(error <= t)` exactly.
+    """
+
+    def __init__(self, max_threshold=AUC_MAX_THRESHOLD):
+        self.max_threshold = int(max_threshold)
+        self.hist = np.zeros(self.max_threshold + 1, dtype=np.float64)
+        self.total = 0.0
+
+    def update(self, error, weights=None):
+        error = np.asarray(error, dtype=np.float64).reshape(-1)
+        if weights is None:
+            weights = np.ones_like(error)
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        index = np.ceil(error - 1e-9)
+        inside = index <= self.max_threshold
+        self.hist += np.bincount(
+            np.maximum(index[inside], 0).astype(np.int64),
+            weights=weights[inside],
+            minlength=self.max_threshold + 1,
+        )
+        self.total += weights.sum()
+
+    def result(self):
+        if self.total <= 0:
+            raise ValueError("AuC of an empty set of pixels is undefined.")
+        cmf = np.cumsum(self.hist) / self.total
+        # Trapezoidal area over [0, max_threshold], normalised by its width.
+        return float(np.trapezoid(cmf, dx=1.0) / self.max_threshold)
+
+
+def _ab_error(ab_true, ab_pred):
+    ab_true = np.asarray(ab_true, dtype=np.float64)
+    ab_pred = np.asarray(ab_pred, dtype=np.float64)
+    if ab_true.shape != ab_pred.shape or ab_true.shape[-1:] != (2,):
+        raise ValueError(
+            "`auc` expects ab_true and ab_pred of the same shape (..., 2); "
+            f"received {ab_true.shape} and {ab_pred.shape}."
+        )
+    return np.sqrt(np.sum((ab_true - ab_pred) ** 2, axis=-1))
+
+
+# Metrics
+
+
+def auc(ab_true, ab_pred, prior=None, bins=None, max_threshold=AUC_MAX_THRESHOLD):
+    """Area under the CMF of per-pixel ab errors (Zhang et al. 2016, Table 1).
+
+    For every pixel the error is the Euclidean distance in ab (Lab units).
+    The cumulative mass function `CMF(t)` is the fraction of pixels with
+    error <= t; its area over the integer thresholds t = 0..150 (trapezoidal
+    rule), divided by 150, is the AuC in [0, 1] (1 = every pixel exact). All
+    pixels of all images given are pooled into one CMF, as Zhang et al. pool
+    their test set.
+
+    With `prior` (the probability of each of the Q ab bins, e.g. from
+    `data_pipeline.compute_prior`), each pixel is weighted by the inverse
+    prior of the bin nearest its true colour: Zhang et al.'s class-rebalanced
+    AuC, which rewards getting rare colours right.
+
+    Args:
+        ab_true: ground-truth ab, shape `(..., 2)`, Lab units.
+        ab_pred: predicted ab, same shape.
+        prior: optional `(Q,)` bin probabilities (normalised here).
+        bins: optional `(Q, 2)` bin centres; default the 313 in-gamut bins.
+        max_threshold: the largest threshold (150 in Zhang et al.).
+
+    Returns:
+        float in [0, 1].
+
+    Example:
+
+    >>> import numpy as np
+    >>> true = np.zeros((4, 4, 2), "float32")
+    >>> round(auc(true, true), 3)
+    1.0
+    >>> round(auc(true, true + [30.0, 40.0]), 3)  # every error is 50
+    0.67
+    """
+    error = _ab_error(ab_true, ab_pred)
+    weights = None if prior is None else _inverse_prior_weights(ab_true, prior, bins)
+    accumulator = _AuCAccumulator(max_threshold)
+    accumulator.update(error, weights)
+    return accumulator.result()
+
+
+def psnr(rgb_true, rgb_pred):
+    """Peak signal-to-noise ratio in dB of sRGB uint8 images (data range 255).
+
+    `10 log10(255^2 / MSE)` with the MSE over all pixels and channels of one
+    image; `inf` for identical images.
+
+    Args:
+        rgb_true: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`.
+        rgb_pred: uint8 of the same shape.
+
+    Returns:
+        float for one image; `(N,)` float64 array for a batch.
+
+    Example:
+
+    >>> import numpy as np
+    >>> a = np.zeros((8, 8, 3), np.uint8)
+    >>> round(psnr(a, a + 1), 2)  # MSE = 1
+    48.13
+    """
+    rgb_true, batch = _as_rgb_uint8(rgb_true, "psnr")
+    rgb_pred, _ = _as_rgb_uint8(rgb_pred, "psnr")
+    _check_same_shape(rgb_true, rgb_pred, "psnr")
+    t = rgb_true.astype(np.float64)
+    p = rgb_pred.astype(np.float64)
+    mse = np.mean((t - p) ** 2, axis=(-3, -2, -1))
+    with np.errstate(divide="ignore"):
+        value = 10.0 * np.log10(255.0**2 / mse)
+    return value if batch else float(value)
+
+
+def _gaussian_kernel(sigma=_SSIM_SIGMA, radius=_SSIM_RADIUS):
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _blur(x, kernel):
+    """Separable Gaussian blur over axes (-3, -2) of `(..., H, W, C)`, mirror edges."""
+    r = (len(kernel) - 1) // 2
+    pad = [(0, 0)] * x.ndim
+    pad[-3] = (r, r)
+    pad[-2] = (r, r)
+    x = np.pad(x, pad, mode="symmetric")
+    h, w = x.shape[-3] - 2 * r, x.shape[-2] - 2 * r
+    rows = sum(kernel[i] * x[..., i : i + h, :, :] for i in range(len(kernel)))
+    return sum(kernel[i] * rows[..., :, i : i + w, :] for i in range(len(kernel)))
+
+
+def ssim(rgb_true, rgb_pred):
+    """Structural similarity (Wang et al. 2004) of sRGB uint8 images.
+
+    The paper's settings: an 11x11 Gaussian window with sigma 1.5,
+    K1 = 0.01, K2 = 0.03, data range 255; computed per RGB channel and
+    averaged, over the window positions that lie inside the image (a border of
+    5 pixels is left out). Equal to `skimage.metrics.structural_similarity(
+    a, b, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)`.
+
+    Args:
+        rgb_true: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`, H and W >= 11.
+        rgb_pred: uint8 of the same shape.
+
+    Returns:
+        float in [-1, 1] for one image; `(N,)` array for a batch.
+
+    Example:
+
+    >>> import numpy as np
+    >>> a = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    >>> round(ssim(a, a), 3)
+    1.0
+    """
+    rgb_true, batch = _as_rgb_uint8(rgb_true, "ssim")
+    rgb_pred, _ = _as_rgb_uint8(rgb_pred, "ssim")
+    _check_same_shape(rgb_true, rgb_pred, "ssim")
+    size = 2 * _SSIM_RADIUS + 1
+    if min(rgb_true.shape[-3:-1]) < size:
+        raise ValueError(
+            f"`ssim` needs images of at least {size}x{size} pixels (its "
+            f"Gaussian window); received shape {rgb_true.shape}."
+        )
+    x = rgb_true.astype(np.float64)
+    y = rgb_pred.astype(np.float64)
+    kernel = _gaussian_kernel()
+    mu_x, mu_y = _blur(x, kernel), _blur(y, kernel)
+    var_x = _blur(x * x, kernel) - mu_x**2
+    var_y = _blur(y * y, kernel) - mu_y**2
+    cov = _blur(x * y, kernel) - mu_x * mu_y
+    c1 = (_SSIM_K1 * 255.0) ** 2
+    c2 = (_SSIM_K2 * 255.0) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    )
+    r = _SSIM_RADIUS
+    s = s[..., r:-r, r:-r, :]
+    value = s.mean(axis=(-3, -2, -1))
+    return value if batch else float(value)
+
+
+def colorfulness(rgb):
+    """Colourfulness of Hasler & Suesstrunk (2003), metric M^(3).
+
+    With rg = R - G and yb = (R + G) / 2 - B on the 0-255 scale:
+    `sqrt(sd_rg^2 + sd_yb^2) + 0.3 * sqrt(mean_rg^2 + mean_yb^2)`
+    (population standard deviations over the pixels of one image). A grey
+    image scores 0; the authors call about 33 "moderately" and 59 "quite"
+    colourful.
+
+    Args:
+        rgb: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`.
+
+    Returns:
+        float for one image; `(N,)` array for a batch.
+
+    Example:
+
+    >>> import numpy as np
+    >>> red = np.zeros((2, 2, 3), np.uint8); red[..., 0] = 255
+    >>> round(colorfulness(red), 2)  # rg = 255, yb = 127.5, no spread
+    85.53
+    """
+    rgb, batch = _as_rgb_uint8(rgb, "colorfulness")
+    x = rgb.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    axes = (-2, -1)
+    spread = np.sqrt(rg.std(axis=axes) ** 2 + yb.std(axis=axes) ** 2)
+    centre = np.sqrt(rg.mean(axis=axes) ** 2 + yb.mean(axis=axes) ** 2)
+    value = spread + 0.3 * centre
+    return value if batch else float(value)
+
+
+# Evaluation
+
+
+def evaluate(
+    model,
+    dataset,
+    temperature=0.38,
+    prior=None,
+    max_batches=None,
+    quantizer=None,
+    batch_size=32,
+):
+    """Scores a model (or the grey baseline) on `(L, ab)` batches.
+
+    Predictions go through the same path as `colorization.colorize`: L is
+    resized to the model's input size, the model's output (ab, or bin
+    probabilities decoded with the annealed mean at `temperature`) is
+    upsampled bilinearly to the size of the ground truth and recombined with
+    the true L. `model=None` predicts ab = 0 everywhere (the grey baseline).
+
+    Args:
+        model: a colorization `keras.Model`, or None for the grey baseline.
+        dataset: an iterable of `(L, ab)` batches, L `(B, H, W, 1)` in
+            [0, 100] and ab `(B, H, W, 2)` in Lab units (a `tf.data.Dataset`
+            from `data_pipeline.read_shards`, or a list of NumPy pairs).
+        temperature: annealed-mean temperature for classification models.
+        prior: optional `(Q,)` bin prior; adds `auc_rebalanced`.
+        max_batches: stop after this many batches (None: the whole dataset).
+        quantizer: optional `ABQuantizer` whose bins a classification model
+            predicts (default: the 313 standard bins).
+        batch_size: images per forward pass.
+
+    Returns:
+        dict with `auc` (pooled over all pixels), optionally
+        `auc_rebalanced`, and the means over images of `psnr`, `ssim`,
+        `colorfulness` (of the prediction) and `colorfulness_true`, plus
+        `num_images`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> L = np.full((2, 16, 16, 1), 50.0, "float32")
+    >>> ab = np.zeros((2, 16, 16, 2), "float32")
+    >>> evaluate(None, [(L, ab)])["auc"]
+    1.0
+    """
+    from keras import ops
+
+    from colorization.color import lab_to_rgb_uint8
+    from colorization.color import merge_lab
+    from colorization.inference import predict_ab
+
+    raw = _AuCAccumulator()
+    rebalanced = _AuCAccumulator() if prior is not None else None
+    scores = {"psnr": [], "ssim": [], "colorfulness": [], "colorfulness_true": []}
+    for index, batch in enumerate(dataset):
+        if max_batches is not None and index >= max_batches:
+            break
+        L, ab = batch[0], batch[1]
+        L = np.asarray(L, dtype=np.float32)
+        ab = np.asarray(ab, dtype=np.float32)
+        if L.ndim != 4 or L.shape[-1] != 1 or ab.shape != L.shape[:-1] + (2,):
+            raise ValueError(
+                "`evaluate` expects batches (L, ab) shaped (B, H, W, 1) and "
+                f"(B, H, W, 2); received {L.shape} and {ab.shape}."
+            )
+        if model is None:
+            ab_pred = np.zeros_like(ab)
+        else:
+            ab_pred = predict_ab(
+                model, L, temperature=temperature, quantizer=quantizer, batch_size=batch_size
+            )
+        error = _ab_error(ab, ab_pred)
+        raw.update(error)
+        if rebalanced is not None:
+            rebalanced.update(error, _inverse_prior_weights(ab, prior, None if quantizer is None else quantizer.bins))
+        rgb_true = ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab)))
+        rgb_pred = ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab_pred)))
+        scores["psnr"].append(psnr(rgb_true, rgb_pred))
+        scores["ssim"].append(ssim(rgb_true, rgb_pred))
+        scores["colorfulness"].append(colorfulness(rgb_pred))
+        scores["colorfulness_true"].append(colorfulness(rgb_true))
+    if not scores["psnr"]:
+        raise ValueError("`evaluate` received an empty dataset.")
+    result = {"auc": raw.result()}
+    if rebalanced is not None:
+        result["auc_rebalanced"] = rebalanced.result()
+    for name, values in scores.items():
+        result[name] = float(np.mean(np.concatenate(values)))
+    result["num_images"] = int(sum(len(v) for v in scores["psnr"]))
+    return result
+
+
+def evaluate_grey_baseline(dataset, prior=None, max_batches=None):
+    """`evaluate` for the grey baseline (ab = 0): the score of doing nothing."""
+    return evaluate(None, dataset, prior=prior, max_batches=max_batches)
