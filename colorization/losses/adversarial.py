@@ -1,0 +1,140 @@
+"""The conditional-GAN objective of pix2pix (Isola et al. 2017), used by report 004.
+
+Isola et al., eq. 1-4: the discriminator D(x, y) scores (condition, output)
+pairs; G minimises `E[log(1 - D(x, G(x)))]` (in practice the non-saturating
+`-E[log D(x, G(x))]`, their section 3.3) plus `lambda * E[||y - G(x)||_1]`
+with lambda = 100; D maximises `E[log D(x, y)] + E[log(1 - D(x, G(x)))]`,
+divided by 2 "to slow down the rate at which D learns". With D returning
+logits every term is a binary cross-entropy from logits, averaged over the
+PatchGAN's patches.
+"""
+
+import keras
+from keras import ops
+
+PIX2PIX_L1_WEIGHT = 100.0
+"""lambda of Isola et al. eq. 4."""
+
+
+def _bce_with_logits(label, logits):
+    logits = ops.convert_to_tensor(logits)
+    labels = ops.full(ops.shape(logits), label, dtype=logits.dtype)
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """The discriminator's half-weighted BCE: `(BCE(1, real) + BCE(0, fake)) / 2`.
+
+    Args:
+        real_logits: D's logits on (condition, real target), any shape.
+        fake_logits: D's logits on (condition, generated target), any shape.
+
+    Returns:
+        A tuple `(total, real_term, fake_term)` of scalars, with
+        `total = (real_term + fake_term) / 2`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.losses.adversarial import discriminator_loss
+    >>> total, real, fake = discriminator_loss(np.zeros((1, 2, 2, 1)), np.zeros((1, 2, 2, 1)))
+    >>> round(float(total), 4)  # log 2: an undecided discriminator
+    0.6931
+    """
+    real_term = _bce_with_logits(1.0, real_logits)
+    fake_term = _bce_with_logits(0.0, fake_logits)
+    return 0.5 * (real_term + fake_term), real_term, fake_term
+
+
+def generator_adversarial_loss(fake_logits):
+    """The non-saturating generator term `BCE(1, D(x, G(x)))` (Isola et al. section 3.3).
+
+    Args:
+        fake_logits: D's logits on (condition, generated target).
+
+    Returns:
+        A scalar.
+    """
+    return _bce_with_logits(1.0, fake_logits)
+
+
+def scaled_l1(y_true, y_pred, scale=1.0):
+    """Mean absolute error of `y_true / scale` and `y_pred / scale`.
+
+    With `scale` = the model's output scale (110 for ab, see
+    `colorization.models.resnet.AB_SCALE`) the L1 term is measured on the
+    [-1, 1] scale pix2pix was tuned on, so lambda = 100 keeps its meaning.
+    """
+    y_true = ops.cast(y_true, "float32")
+    y_pred = ops.cast(y_pred, "float32")
+    return ops.mean(ops.abs(y_true - y_pred)) / scale
+
+
+@keras.saving.register_keras_serializable(package="colorization")
+class AdversarialBCE(keras.losses.Loss):
+    """Binary cross-entropy of discriminator logits against a constant label.
+
+    `loss(y_true, y_pred)` ignores the values of `y_true` (pass the logits
+    or anything broadcastable) and scores `y_pred` logits against `label`:
+    `label=1.0` is the generator's non-saturating term and the
+    discriminator's real term, `label=0.0` the discriminator's fake term.
+
+    Args:
+        label: the target probability, in [0, 1] (e.g. 0.9 for one-sided
+            label smoothing, which pix2pix does not use).
+        reduction, name, dtype: as for `keras.losses.Loss`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.losses.adversarial import AdversarialBCE
+    >>> logits = np.zeros((2, 4, 4, 1), "float32")
+    >>> round(float(AdversarialBCE(label=1.0)(logits, logits)), 4)
+    0.6931
+    """
+
+    def __init__(self, label=1.0, reduction="sum_over_batch_size", name="adversarial_bce", dtype=None):
+        if not 0.0 <= float(label) <= 1.0:
+            raise ValueError(f"`label` must lie in [0, 1]. Received: label={label}")
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.label = float(label)
+
+    def call(self, y_true, y_pred):
+        labels = ops.full(ops.shape(y_pred), self.label, dtype=y_pred.dtype)
+        per_element = ops.binary_crossentropy(labels, y_pred, from_logits=True)
+        return ops.mean(ops.reshape(per_element, (ops.shape(y_pred)[0], -1)), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "label": self.label}
+
+
+@keras.saving.register_keras_serializable(package="colorization")
+class ScaledL1(keras.losses.Loss):
+    """Mean absolute error divided by `scale`: pix2pix's L1 term on a [-1, 1] scale.
+
+    Args:
+        scale: units of `y` per unit of the [-1, 1] scale (110 for ab in Lab
+            units, the models' `AB_SCALE`; 1 for data already in [-1, 1]).
+        reduction, name, dtype: as for `keras.losses.Loss`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.losses.adversarial import ScaledL1
+    >>> round(float(ScaledL1(scale=110.0)(np.zeros((1, 2)), np.full((1, 2), 11.0))), 4)
+    0.1
+    """
+
+    def __init__(self, scale=110.0, reduction="sum_over_batch_size", name="scaled_l1", dtype=None):
+        if not float(scale) > 0:
+            raise ValueError(f"`scale` must be positive. Received: scale={scale}")
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.scale = float(scale)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        per_element = ops.abs(y_true - y_pred) / self.scale
+        return ops.mean(ops.reshape(per_element, (ops.shape(y_pred)[0], -1)), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
