@@ -27,6 +27,7 @@ _SSIM_RADIUS = 5  # int(3.5 * 1.5 + 0.5): an 11-tap window, as Wang et al. 2004
 _SSIM_K1 = 0.01
 _SSIM_K2 = 0.03
 _NEAREST_BIN_CHUNK = 65536
+_ERROR_TOLERANCE = 1e-4
 
 
 # Helpers
@@ -104,7 +105,9 @@ class _AuCAccumulator:
     """Streams the (weighted) CMF of ab errors over thresholds 0..150.
 
     Errors are binned by `ceil(error)`: a pixel with error e counts at every
-    integer threshold t >= e, so `cmf[t] = P(error <= t)` exactly.
+    integer threshold t >= e, so `cmf[t] = P(error <= t)`; errors within
+    1e-4 Lab units above an integer count at that integer, so float32
+    rounding of an exact prediction does not move it to the next threshold.
     """
 
     def __init__(self, max_threshold=AUC_MAX_THRESHOLD):
@@ -117,7 +120,7 @@ class _AuCAccumulator:
         if weights is None:
             weights = np.ones_like(error)
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
-        index = np.ceil(error - 1e-9)
+        index = np.ceil(error - _ERROR_TOLERANCE)
         inside = index <= self.max_threshold
         self.hist += np.bincount(
             np.maximum(index[inside], 0).astype(np.int64),
