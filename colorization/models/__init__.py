@@ -3,3 +3,7 @@
 from colorization.models.registry import get_model
 from colorization.models.registry import list_models
 from colorization.models.registry import register_model
+from colorization.models.unet import unet
+from colorization.models.eccv16 import eccv16
+from colorization.models.resnet import resnet_colorizer
+from colorization.models.pix2pix import pix2pix_generator

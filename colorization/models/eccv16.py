@@ -1,0 +1,159 @@
+"""Zhang, Isola & Efros's colorization network (ECCV 2016), the "cross-channel encoder".
+
+The network of "Colorful Image Colorization" (Zhang et al., ECCV 2016, Fig. 2
+and Table 4; released model `colorization_deploy_v2`), which report 000
+(section 3.2.1) describes and first built (~33M parameters), and which report
+002 ("Model & Methods") rebuilds at 1/4 or 1/2 of the channels with a
+regression head. Layer names follow the released model (`conv1_1`,
+`conv1_2`, `conv1_2norm`, ..., `conv8_313`) so weights can be mapped layer for
+layer.
+"""
+
+import keras
+
+from colorization.models.registry import register_model
+from colorization.models.unet import HEADS
+from colorization.models.unet import _num_bins
+from colorization.models.unet import _validate_input_shape
+
+# (block, number of 3x3 convolutions, channels at width 64, stride of the last conv, dilation)
+BLOCKS = (
+    (1, 2, 64, 2, 1),
+    (2, 2, 128, 2, 1),
+    (3, 3, 256, 2, 1),
+    (4, 3, 512, 1, 1),
+    (5, 3, 512, 1, 2),
+    (6, 3, 512, 1, 2),
+    (7, 3, 512, 1, 1),
+)
+CONV8_CHANNELS = 256
+REFERENCE_WIDTH = 64
+
+
+def _channels(channels, width):
+    return max(1, (channels * int(width)) // REFERENCE_WIDTH)
+
+
+def _apply_block(x, block, num_convs, filters, stride, dilation, epsilon):
+    for index in range(1, num_convs + 1):
+        name = f"conv{block}_{index}"
+        if index == num_convs and stride > 1:
+            # Caffe and PyTorch pad 1 on every side; explicit padding keeps that alignment.
+            x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+            x = keras.layers.Conv2D(filters, 3, strides=stride, padding="valid", activation="relu", name=name)(x)
+        else:
+            x = keras.layers.Conv2D(
+                filters, 3, padding="same", dilation_rate=dilation, activation="relu", name=name
+            )(x)
+    return keras.layers.BatchNormalization(epsilon=epsilon, name=f"conv{block}_{num_convs}norm")(x)
+
+
+@register_model("eccv16", tiny_kwargs={"input_shape": (32, 32, 1), "width": 4})
+def eccv16(
+    input_shape=(256, 256, 1),
+    head="classification",
+    width=64,
+    num_bins=None,
+    quantizer=None,
+    ab_scale=110.0,
+    batch_norm_epsilon=1e-5,
+    name=None,
+):
+    """Zhang et al.'s ECCV 2016 colorization network as a functional `keras.Model`.
+
+    Architecture (Zhang et al. 2016, Fig. 2 / Table 4 and the released
+    `colorization_deploy_v2` model), channels at `width=64`:
+
+    - `conv1`: 2 convs, 64 channels, the second with stride 2 (1/2 resolution)
+    - `conv2`: 2 convs, 128, the second with stride 2 (1/4)
+    - `conv3`: 3 convs, 256, the third with stride 2 (1/8)
+    - `conv4`: 3 convs, 512
+    - `conv5`, `conv6`: 3 convs, 512, dilation 2
+    - `conv7`: 3 convs, 512
+    - `conv8`: a 4x4 stride-2 transposed conv to 256 (1/4), then 2 convs, 256
+    - `conv8_313`: a 1x1 conv to Q = 313 logits, softmax (`probabilities`)
+
+    All convolutions are 3x3 with ReLU. Each of the blocks 1-7 ends with
+    BatchNormalization (`convN_Mnorm`, epsilon 1e-5 as in Caffe and PyTorch);
+    block 8 has none. Stride-2 convolutions pad one pixel on every side
+    (`ZeroPadding2D` + "valid"), the alignment of the released model. The
+    output is at 1/4 of the input: 64x64x313 for a 256x256 input. With the
+    classification head at `width=64` the model has 32,240,377 parameters
+    (32,235,385 trainable, 4,992 BatchNormalization moving statistics); with
+    the regression head 32,160,450. BatchNormalization here has a scale and an
+    offset, as in the PyTorch port of the released model, where the Caffe
+    original has none (4,992 of the trainable parameters).
+
+    `width` scales every channel count by `width / 64` (block 8: `4 * width`).
+    Report 002 ("Model & Methods") rebuilds this network with "kernel
+    multiplier" 16 or 32 and an MSE loss: `eccv16(head="regression",
+    width=16 or 32, input_shape=(224, 224, 1))`. Its description matches this
+    builder: 8 groups of 2 or 3 convolutions, BatchNorm after every group but
+    the last, a x2 upsample before the last group (`conv8_1`), a 1x1
+    convolution to 2 channels after it (`conv8_ab`; "128 channels" in the
+    report is block 8 at multiplier 32), and a x4 upsample to the input size.
+    What the report leaves open and this builder chooses: the x2 upsample is
+    Zhang's learned transposed convolution, the x4 upsample is bilinear, and
+    the 1x1 convolution predicts ab / `ab_scale` (110, Zhang's ab
+    normalisation), multiplied back to Lab units.
+
+    Input: L in [0, 100], normalised as `(L - 50) / 100` (the PyTorch port's
+    normalisation; the Caffe model subtracted 50 only).
+
+    Not implemented here, left for a later option so that the released weights
+    can be loaded layer for layer: the Caffe model's BatchNorm without scale
+    and offset, its logit scale of 2.606 before the softmax (`conv8_313_rh`)
+    and its 1x1 projection of the (annealed) distribution onto ab with x110
+    output scaling (`class8_ab`), which this library does with
+    `colorization.layers.AnnealedMean` instead.
+
+    Args:
+        input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
+        head: `"classification"` (output `(B, H/4, W/4, Q)` probabilities) or
+            `"regression"` (output `(B, H, W, 2)` ab in Lab units).
+        width: channels of block 1; 64 is Zhang's network.
+        num_bins: Q for the classification head (313 by default).
+        quantizer: an `ABQuantizer` whose `num_bins` sets Q instead.
+        ab_scale: the regression head's output scale.
+        batch_norm_epsilon: epsilon of every BatchNormalization.
+        name: the model name; `"eccv16_classification"` or `"eccv16_regression"`.
+
+    Returns:
+        A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100].
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.models import eccv16
+    >>> model = eccv16(input_shape=(64, 64, 1), width=8)
+    >>> model.output_shape
+    (None, 16, 16, 313)
+    >>> eccv16(input_shape=(64, 64, 1), width=8, head="regression").output_shape
+    (None, 64, 64, 2)
+    """
+    input_shape = tuple(input_shape)
+    _validate_input_shape(input_shape, levels=3, name="eccv16")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
+    if width < 1 or int(width) != width:
+        raise ValueError(f"width must be a positive integer. Received: width={width}")
+
+    # Functional model
+    inputs = keras.Input(shape=input_shape, name="L")
+    x = keras.layers.Rescaling(scale=1.0 / 100.0, offset=-0.5, name="normalize_l")(inputs)
+    for block, num_convs, channels, stride, dilation in BLOCKS:
+        x = _apply_block(x, block, num_convs, _channels(channels, width), stride, dilation, batch_norm_epsilon)
+    conv8 = _channels(CONV8_CHANNELS, width)
+    x = keras.layers.Conv2DTranspose(conv8, 4, strides=2, padding="same", activation="relu", name="conv8_1")(x)
+    x = keras.layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_2")(x)
+    x = keras.layers.Conv2D(conv8, 3, padding="same", activation="relu", name="conv8_3")(x)
+
+    if head == "classification":
+        q = _num_bins(num_bins, quantizer)
+        x = keras.layers.Conv2D(q, 1, name="conv8_313")(x)
+        outputs = keras.layers.Softmax(name="probabilities", dtype="float32")(x)
+    else:
+        x = keras.layers.Conv2D(2, 1, name="conv8_ab")(x)
+        x = keras.layers.Rescaling(scale=float(ab_scale), name="ab_unnormalize")(x)
+        outputs = keras.layers.UpSampling2D(4, interpolation="bilinear", name="ab", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")
