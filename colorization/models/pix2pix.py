@@ -1,0 +1,477 @@
+"""The pix2pix conditional GAN of report 004 section 4.3 / 5.2 (Isola et al. 2017).
+
+`pix2pix_generator` is the U-Net generator, `patchgan_discriminator` the
+PatchGAN discriminator conditioned on L, and `Pix2Pix` a `keras.Model` that
+trains the pair with `fit` on `(L, ab)` batches. Architecture details the
+report leaves out follow Isola et al.'s appendix 6.1.1 and their released
+code: 4x4 convolutions of stride 2, weights drawn from N(0, 0.02), no
+BatchNorm on the first encoder layer nor on the innermost one (at 1x1
+resolution BatchNorm would zero a batch of one), no bias in the encoder's
+convolutions (the authors' code ties biases to the normalisation type, not
+to the layer) nor in the discriminator's normalised ones, dropout 0.5 in the first three decoder blocks, and a
+transposed convolution with a bias and tanh as the output layer.
+
+With these choices the 256x256 RGB->RGB configuration
+(`pix2pix_generator((256, 256, 3), num_downsamples=8, output_channels=3)`)
+has 54,413,955 trainable parameters and the 70x70 PatchGAN
+(`patchgan_discriminator((256, 256, 3), target_channels=3)`) 2,768,705,
+the counts the authors' code prints (54.414 M, 2.769 M); the TensorFlow
+pix2pix tutorial's variant (BatchNorm on the innermost layer, a bias-free
+first discriminator layer) has 54.43 M and 2.77 M with BatchNorm statistics. Keras's
+`count_params()` also counts BatchNorm's moving statistics.
+"""
+
+import keras
+from keras import ops
+
+from colorization.losses.adversarial import PIX2PIX_L1_WEIGHT
+from colorization.losses.adversarial import discriminator_loss
+from colorization.losses.adversarial import generator_adversarial_loss
+from colorization.losses.adversarial import scaled_l1
+from colorization.models.registry import register_model
+from colorization.models.resnet import AB_SCALE
+from colorization.models.resnet import _check_output_channels
+from colorization.models.resnet import _check_positive_int
+from colorization.models.resnet import apply_color_head
+from colorization.models.resnet import apply_l_normalization
+
+BN_EPSILON = 1e-5
+
+
+def _init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+# Blocks
+
+
+def apply_pix2pix_down(x, filters, batch_norm=True, name="down"):
+    """Encoder block: conv4x4 stride 2 (no bias, as the authors' code) - [BatchNorm] - LeakyReLU(0.2)."""
+    x = keras.layers.Conv2D(
+        filters,
+        4,
+        strides=2,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=_init(),
+        name=f"{name}_conv",
+    )(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    return keras.layers.LeakyReLU(negative_slope=0.2, name=f"{name}_lrelu")(x)
+
+
+def apply_pix2pix_up(x, filters, dropout=0.0, name="up"):
+    """Decoder block: transposed conv4x4 stride 2 - BatchNorm - [Dropout] - ReLU."""
+    x = keras.layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+# Generator
+
+
+@register_model(
+    "pix2pix_generator",
+    tiny_kwargs={"input_shape": (32, 32, 1), "num_downsamples": 5, "base_filters": 4},
+)
+def pix2pix_generator(
+    input_shape=(128, 128, 1),
+    num_downsamples=7,
+    base_filters=64,
+    max_filters_multiplier=8,
+    dropout=0.5,
+    num_dropout_blocks=3,
+    output_channels=2,
+    name="pix2pix_generator",
+):
+    """The pix2pix U-Net generator (Isola et al. 2017 appendix 6.1.1; report 004 section 5.2).
+
+    Encoder: `num_downsamples` blocks of conv4x4 stride 2 - BatchNorm -
+    LeakyReLU(0.2) with `base_filters * (1, 2, 4, 8, 8, ...)` channels (no
+    BatchNorm on the first and the innermost block). Decoder: transposed
+    conv4x4 stride 2 - BatchNorm - Dropout(0.5) in the first
+    `num_dropout_blocks` blocks - ReLU, each output concatenated with the
+    encoder output of the same resolution (skip i <-> n - i); a last
+    transposed convolution to `output_channels` and tanh. Report 004 uses
+    "7 encoders and 7 decoders" at 128x128, which takes 128x128 down to 1x1
+    as Isola et al.'s 8 do at 256x256.
+
+    The input L in [0, 100] is mapped to [-1, 1] inside (report 004's
+    scaling); the tanh output is multiplied by `AB_SCALE` = 110 to give ab in
+    Lab units (or mapped to RGB in [0, 1] for `output_channels=3`). Dropout is
+    active only in training (Isola et al. also keep it at test time as the
+    source of noise; call the model with `training=True` for that).
+
+    With the defaults (128x128x1 -> ab) the generator has 41,824,898
+    trainable parameters (41,832,706 with BatchNorm statistics): the
+    256x256 model less one 512-channel level; its PatchGAN
+    (`patchgan_discriminator()`, L + ab in) has 2,765,633.
+
+    Report 004 also mentions "two convolutional layers at the end of the
+    encoder and decoder for the output"; that is not part of pix2pix and is
+    too vague to reproduce, so the output is pix2pix's single layer.
+
+    Args:
+        input_shape: (H, W, C) with H and W divisible by
+            `2 ** num_downsamples`; C = 1 for L. Any C is accepted (all
+            channels get L's [0, 100] -> [-1, 1] scaling), so the reference
+            RGB configuration can be built for comparison.
+        num_downsamples: encoder depth (7 at 128 px, 8 at 256 px).
+        base_filters: channels of the first encoder block (64).
+        max_filters_multiplier: channel cap, as a multiple of `base_filters` (8).
+        dropout: dropout rate of the first decoder blocks (0.5).
+        num_dropout_blocks: how many decoder blocks have dropout (3).
+        output_channels: 2 (ab in Lab units) or 3 (RGB in [0, 1]).
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` from (B, H, W, C) to (B, H, W, output_channels).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.models import pix2pix_generator
+    >>> generator = pix2pix_generator((32, 32, 1), num_downsamples=5, base_filters=4)
+    >>> tuple(generator(np.full((2, 32, 32, 1), 50.0, "float32")).shape)
+    (2, 32, 32, 2)
+    """
+    _check_positive_int("num_downsamples", num_downsamples)
+    _check_positive_int("base_filters", base_filters)
+    _check_positive_int("max_filters_multiplier", max_filters_multiplier)
+    _check_output_channels(output_channels)
+    if num_downsamples < 2:
+        raise ValueError(f"`num_downsamples` must be at least 2. Received: num_downsamples={num_downsamples}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must lie in [0, 1). Received: dropout={dropout}")
+    if len(input_shape) != 3:
+        raise ValueError(f"`input_shape` must be (H, W, C). Received: input_shape={input_shape}")
+    factor = 2**num_downsamples
+    for size in input_shape[:2]:
+        if size is not None and size % factor:
+            raise ValueError(
+                f"The spatial size must be divisible by 2 ** num_downsamples = {factor}. "
+                f"Received: input_shape={input_shape}, num_downsamples={num_downsamples}"
+            )
+
+    filters = [base_filters * min(2**i, max_filters_multiplier) for i in range(num_downsamples)]
+    inputs = keras.Input(input_shape, name="L")
+    x = apply_l_normalization(inputs)
+    skips = []
+    for i, f in enumerate(filters):
+        batch_norm = 0 < i < num_downsamples - 1
+        x = apply_pix2pix_down(x, f, batch_norm=batch_norm, name=f"down{i + 1}")
+        skips.append(x)
+    for j, i in enumerate(reversed(range(num_downsamples - 1))):
+        rate = dropout if j < num_dropout_blocks else 0.0
+        x = apply_pix2pix_up(x, filters[i], dropout=rate, name=f"up{j + 1}")
+        x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skips[i]])
+    x = keras.layers.Conv2DTranspose(
+        output_channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="to_color"
+    )(x)
+    outputs = apply_color_head(x, output_channels)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# Discriminator
+
+
+def patchgan_discriminator(
+    condition_shape=(128, 128, 1),
+    target_channels=2,
+    base_filters=64,
+    num_layers=3,
+    name="patchgan_discriminator",
+):
+    """The PatchGAN discriminator conditioned on L (Isola et al. 2017 section 3.2.2, appendix 6.1.2).
+
+    `D([L, color])` concatenates the condition (L, scaled to [-1, 1]) with
+    the colour (ab / 110, or RGB mapped to [-1, 1]) and returns one logit per
+    overlapping patch. With `num_layers=3` (C64-C128-C256-C512, the 70x70
+    PatchGAN) each logit sees a 70x70 window. Layers: conv4x4 stride 2 with a
+    bias and LeakyReLU(0.2); `num_layers - 1` more of conv4x4 stride 2 -
+    BatchNorm - LeakyReLU; one conv4x4 stride 1 - BatchNorm - LeakyReLU; a
+    conv4x4 stride 1 to one channel. Every convolution pads one pixel, as in
+    the authors' code, so a 256x256 input gives 30x30 logits and 128x128 gives
+    14x14.
+
+    Args:
+        condition_shape: (H, W, C) of the condition (L: C = 1).
+        target_channels: 2 for ab in Lab units, 3 for RGB in [0, 1].
+        base_filters: channels of the first layer (64).
+        num_layers: number of stride-2 layers (3 for the 70x70 PatchGAN).
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` taking `[condition, color]` and returning
+        logits (B, h, w, 1); the patch probability is `sigmoid(logits)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.models.pix2pix import patchgan_discriminator
+    >>> d = patchgan_discriminator((32, 32, 1), base_filters=4)
+    >>> L, ab = np.full((2, 32, 32, 1), 50.0, "float32"), np.zeros((2, 32, 32, 2), "float32")
+    >>> tuple(d([L, ab]).shape)
+    (2, 2, 2, 1)
+    """
+    _check_positive_int("base_filters", base_filters)
+    _check_positive_int("num_layers", num_layers)
+    _check_output_channels(target_channels)
+    if len(condition_shape) != 3:
+        raise ValueError(f"`condition_shape` must be (H, W, C). Received: condition_shape={condition_shape}")
+    min_size = 2 ** (num_layers + 2)
+    for size in condition_shape[:2]:
+        if size is not None and size < min_size:
+            raise ValueError(
+                f"A PatchGAN with num_layers={num_layers} needs inputs of at least {min_size} px. "
+                f"Received: condition_shape={condition_shape}"
+            )
+
+    condition = keras.Input(condition_shape, name="L")
+    target = keras.Input(tuple(condition_shape[:2]) + (target_channels,), name="color")
+    c = apply_l_normalization(condition, name="condition_normalization")
+    if target_channels == 2:
+        t = keras.layers.Rescaling(1.0 / AB_SCALE, name="target_normalization")(target)
+    else:
+        t = keras.layers.Rescaling(2.0, offset=-1.0, name="target_normalization")(target)
+    x = keras.layers.Concatenate(name="pair")([c, t])
+
+    def conv(x, filters, strides, use_bias, name):
+        x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+        return keras.layers.Conv2D(
+            filters, 4, strides=strides, use_bias=use_bias, kernel_initializer=_init(), name=name
+        )(x)
+
+    x = conv(x, base_filters, 2, True, "conv1")
+    x = keras.layers.LeakyReLU(negative_slope=0.2, name="conv1_lrelu")(x)
+    for i in range(1, num_layers + 1):
+        filters = base_filters * min(2**i, 8)
+        strides = 2 if i < num_layers else 1
+        x = conv(x, filters, strides, False, f"conv{i + 1}")
+        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"conv{i + 1}_bn")(x)
+        x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"conv{i + 1}_lrelu")(x)
+    logits = conv(x, 1, 1, True, "logits")
+    return keras.Model([condition, target], logits, name=name)
+
+
+# The GAN
+
+
+@keras.saving.register_keras_serializable(package="colorization")
+class Pix2Pix(keras.Model):
+    """Trains a generator and a conditional discriminator with pix2pix's objective.
+
+    Isola et al. 2017, eq. 4 with lambda = 100: each `fit` step on an
+    `(L, ab)` batch
+    1. updates D on `(BCE(1, D(L, ab)) + BCE(0, D(L, G(L)))) / 2`;
+    2. updates G on `BCE(1, D(L, G(L))) + l1_weight * |ab - G(L)| / target_scale`
+       (the non-saturating GAN loss, L1 on the [-1, 1] scale the weight was
+       tuned on), with D's fresh weights.
+    The logs hold `g_loss`, `g_gan_loss`, `g_l1_loss` (unweighted), `d_loss`,
+    `d_real_loss`, `d_fake_loss` (report 004 figure 7 plots G and D losses).
+    `evaluate` reports the same numbers without updating. Calling the model
+    runs the generator, so `predict` and `colorize` see an L -> ab model.
+
+    Training needs the TensorFlow backend (gradients come from
+    `tf.GradientTape`); on other backends `fit` raises an error, while
+    calling, `predict`, `evaluate` and saving work everywhere.
+
+    Args:
+        generator: a model L (B, H, W, 1) -> ab (B, H, W, 2), e.g.
+            `pix2pix_generator()`.
+        discriminator: a model `[L, ab]` -> logits, e.g.
+            `patchgan_discriminator()`.
+        l1_weight: lambda (100).
+        target_scale: divides the L1 term: 110 (`AB_SCALE`) for ab.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from colorization.models.pix2pix import Pix2Pix, pix2pix_generator, patchgan_discriminator
+    >>> gan = Pix2Pix(pix2pix_generator((32, 32, 1), num_downsamples=5, base_filters=4),
+    ...               patchgan_discriminator((32, 32, 1), base_filters=4))
+    >>> gan.compile()  # Adam(2e-4, beta_1=0.5) for both, as Isola et al.
+    >>> L = np.random.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
+    >>> ab = np.random.uniform(-50, 50, (2, 32, 32, 2)).astype("float32")
+    >>> history = gan.fit(L, ab, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_gan_loss', 'g_l1_loss', 'g_loss']
+    """
+
+    def __init__(self, generator, discriminator, l1_weight=PIX2PIX_L1_WEIGHT, target_scale=AB_SCALE, **kwargs):
+        super().__init__(**kwargs)
+        if not float(l1_weight) >= 0:
+            raise ValueError(f"`l1_weight` must be non-negative. Received: l1_weight={l1_weight}")
+        if not float(target_scale) > 0:
+            raise ValueError(f"`target_scale` must be positive. Received: target_scale={target_scale}")
+        if len(discriminator.inputs) != 2:
+            raise ValueError(
+                "The discriminator must take two inputs, [condition, color]. "
+                f"Received a model with {len(discriminator.inputs)} input(s)."
+            )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.l1_weight = float(l1_weight)
+        self.target_scale = float(target_scale)
+        self.built = True  # The sub-models are built by construction.
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("g_loss", "g_gan_loss", "g_l1_loss", "d_loss", "d_real_loss", "d_fake_loss")
+        }
+        self.g_optimizer = None
+        self.d_optimizer = None
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def build(self, input_shape=None):
+        # Both sub-models are built by construction.
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        """Sets the optimizers; defaults are Adam(2e-4, beta_1=0.5) (Isola et al. section 3.3).
+
+        Args:
+            g_optimizer: optimizer (or its name/config) of the generator.
+            d_optimizer: optimizer of the discriminator; must be a different
+                object from `g_optimizer`.
+            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`);
+                `loss` and `optimizer` are not accepted, the losses are fixed.
+        """
+        for key in ("loss", "optimizer", "metrics"):
+            if key in kwargs:
+                raise ValueError(
+                    f"`Pix2Pix.compile` sets its own losses and takes `g_optimizer` and `d_optimizer`. "
+                    f"Received: {key}={kwargs[key]!r}"
+                )
+        g_optimizer = self._make_optimizer(g_optimizer)
+        d_optimizer = self._make_optimizer(d_optimizer)
+        if g_optimizer is d_optimizer:
+            raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects.")
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        # keras.Model's optimizer slot holds the generator's optimizer (already
+        # built, so fit does not build it over both networks).
+        super().compile(optimizer=self.g_optimizer, **kwargs)
+
+    @staticmethod
+    def _make_optimizer(optimizer):
+        if optimizer is None:
+            return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
+        return keras.optimizers.get(optimizer)
+
+    def _compute_losses(self, L, ab, training):
+        fake = self.generator(L, training=training)
+        real_logits = self.discriminator([L, ab], training=training)
+        fake_logits = self.discriminator([L, fake], training=training)
+        d_loss, d_real, d_fake = discriminator_loss(real_logits, fake_logits)
+        g_gan = generator_adversarial_loss(fake_logits)
+        g_l1 = scaled_l1(ab, fake, self.target_scale)
+        return fake, d_loss, d_real, d_fake, g_gan, g_l1
+
+    def _logs(self, values):
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @staticmethod
+    def _unpack(data):
+        L, ab, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if ab is None:
+            raise ValueError("Pix2Pix trains on (L, ab) pairs; the data has no targets.")
+        return ops.cast(L, "float32"), ops.cast(ab, "float32")
+
+    def train_step(self, data):
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError(
+                "Pix2Pix.fit needs the TensorFlow backend (its alternating update uses tf.GradientTape). "
+                f"Received: KERAS_BACKEND={keras.backend.backend()!r}"
+            )
+        import tensorflow as tf  # Only here: the rest of the library is backend-agnostic.
+
+        L, ab = self._unpack(data)
+        # One generator pass serves both updates, as in the authors' code: D
+        # learns on the detached output, then G on D's updated judgement.
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(L, training=True)
+            with g_tape.stop_recording():
+                with tf.GradientTape() as d_tape:
+                    real_logits = self.discriminator([L, ab], training=True)
+                    fake_logits = self.discriminator([L, ops.stop_gradient(fake)], training=True)
+                    d_loss, d_real, d_fake = discriminator_loss(real_logits, fake_logits)
+                d_vars = self.discriminator.trainable_variables
+                self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+            fake_logits = self.discriminator([L, fake], training=True)
+            g_gan = generator_adversarial_loss(fake_logits)
+            g_l1 = scaled_l1(ab, fake, self.target_scale)
+            g_loss = g_gan + self.l1_weight * g_l1
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        return self._logs(
+            {
+                "g_loss": g_loss,
+                "g_gan_loss": g_gan,
+                "g_l1_loss": g_l1,
+                "d_loss": d_loss,
+                "d_real_loss": d_real,
+                "d_fake_loss": d_fake,
+            }
+        )
+
+    def test_step(self, data):
+        L, ab = self._unpack(data)
+        _, d_loss, d_real, d_fake, g_gan, g_l1 = self._compute_losses(L, ab, training=False)
+        return self._logs(
+            {
+                "g_loss": g_gan + self.l1_weight * g_l1,
+                "g_gan_loss": g_gan,
+                "g_l1_loss": g_l1,
+                "d_loss": d_loss,
+                "d_real_loss": d_real,
+                "d_fake_loss": d_fake,
+            }
+        )
+
+    # Config
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "l1_weight": self.l1_weight,
+            "target_scale": self.target_scale,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if self.g_optimizer is None:
+            return None
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+        )
