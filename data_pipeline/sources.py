@@ -1,0 +1,322 @@
+"""Sources of images: each is a sorted, indexable list of items with stable ids.
+
+A source knows its `split`, its number of items, a canonical `spec` string
+(recorded in the manifest) and `iter_range(start, stop)`, which yields
+`(item_id, payload)` for items `start..stop-1` in a fixed order. A payload
+is an encoded image (path), an RGB array, a `LabImage` (already CIELAB), or
+a `SkipItem` carrying the reason the item cannot be used. Because items are
+addressed by index, "build shard i" reads only its own items: a shard is a
+pure function of (source, shard index).
+
+Spec strings (used by `write_shards` and the CLI):
+`tfds:NAME[:SPLIT]`, `folder:PATH`, `npy:L.npy,AB.npy[,AB2.npy...]`,
+`samples[:SPLIT]`.
+"""
+
+import dataclasses
+import os
+import pathlib
+import re
+
+import numpy as np
+
+from data_pipeline.preprocess import SkipItem
+
+
+@dataclasses.dataclass(frozen=True)
+class LabImage:
+    """An image already in CIELAB units, float32 `(H, W, 3)`."""
+
+    lab: np.ndarray
+
+
+class ImageFolder:
+    """Every image file under `path`, recursively, sorted by relative path.
+
+    Files are chosen by extension (any extension Pillow registers, case
+    insensitive); hidden files and folders are ignored; labels (subfolder
+    names) are ignored. A file that turns out not to be a readable image is
+    skipped at build time with its reason.
+    """
+
+    def __init__(self, path, split="train"):
+        from PIL import Image
+
+        self.root = pathlib.Path(path).expanduser()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"image folder source: {str(self.root)!r} does not exist or is not a directory.")
+        extensions = {ext.lower() for ext in Image.registered_extensions()}
+        files = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
+                    files.append(pathlib.Path(dirpath, name).relative_to(self.root).as_posix())
+        if not files:
+            raise FileNotFoundError(f"image folder source: no image files found under {str(self.root)!r}.")
+        self.files = sorted(files)
+        self.split = split
+        self.spec = f"folder:{self.root.resolve()}"
+
+    def __len__(self):
+        return len(self.files)
+
+    def iter_range(self, start, stop):
+        for rel in self.files[start:stop]:
+            yield rel, self.root / rel
+
+
+class NumpyLab:
+    """Report 002's layout: 8-bit L and ab arrays in OpenCV's Lab scaling.
+
+    OpenCV stores 8-bit Lab as L8 = L * 255 / 100, a8 = a + 128,
+    b8 = b + 128; this source inverts that exactly: L = L8 * 100 / 255,
+    a = a8 - 128, b = b8 - 128. Several ab files (the Kaggle set report 002
+    used splits ab into three) are concatenated in order and must together
+    match the L array's length.
+
+    Args:
+        l_path: `.npy` of uint8, shape (N, H, W) or (N, H, W, 1).
+        ab_path: one path or a list of paths to `.npy` uint8 (n_i, H, W, 2).
+    """
+
+    def __init__(self, l_path, ab_path, split="train"):
+        ab_paths = [ab_path] if isinstance(ab_path, (str, os.PathLike)) else list(ab_path)
+        for path in [l_path, *ab_paths]:
+            if not pathlib.Path(path).is_file():
+                raise FileNotFoundError(f"npy source: {str(path)!r} does not exist.")
+        self.L = np.load(l_path, mmap_mode="r")
+        self.abs = [np.load(p, mmap_mode="r") for p in ab_paths]
+        if self.L.ndim == 4 and self.L.shape[-1] == 1:
+            self.L = self.L[..., 0]
+        if self.L.ndim != 3:
+            raise ValueError(f"npy source: L array {str(l_path)!r} must be (N, H, W) or (N, H, W, 1); received shape {self.L.shape}.")
+        for path, ab in zip(ab_paths, self.abs):
+            if ab.ndim != 4 or ab.shape[-1] != 2 or ab.shape[1:3] != self.L.shape[1:3]:
+                raise ValueError(
+                    f"npy source: ab array {str(path)!r} must be (N, {self.L.shape[1]}, {self.L.shape[2]}, 2) "
+                    f"to match L; received shape {ab.shape}."
+                )
+        for path, arr in [(l_path, self.L), *zip(ab_paths, self.abs)]:
+            if arr.dtype != np.uint8:
+                raise ValueError(f"npy source: {str(path)!r} has dtype {arr.dtype}; the OpenCV 8-bit Lab layout is uint8.")
+        total = sum(len(ab) for ab in self.abs)
+        if total != len(self.L):
+            raise ValueError(f"npy source: L has {len(self.L)} images but the ab arrays hold {total}.")
+        self.offsets = np.cumsum([0] + [len(ab) for ab in self.abs])
+        self.l_name = pathlib.Path(l_path).name
+        self.split = split
+        self.spec = "npy:" + ",".join(str(pathlib.Path(p).resolve()) for p in [l_path, *ab_paths])
+
+    def __len__(self):
+        return len(self.L)
+
+    def _ab(self, index):
+        part = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return self.abs[part][index - self.offsets[part]]
+
+    def iter_range(self, start, stop):
+        for index in range(start, min(stop, len(self))):
+            L8 = np.asarray(self.L[index], dtype=np.float32)
+            ab8 = np.asarray(self._ab(index), dtype=np.float32)
+            lab = np.concatenate([L8[..., None] * (100.0 / 255.0), ab8 - 128.0], axis=-1)
+            yield f"{self.l_name}[{index}]", LabImage(lab.astype(np.float32))
+
+
+# Real colour photographs that installed packages ship (no download):
+# (id, package, path inside the package, split). The split is fixed by photo
+# so no crop of a validation photo is ever trained on; the stereo pair
+# motorcycle_left/right shows one scene, so both are in train.
+_SAMPLE_PHOTOS = (
+    ("matplotlib/grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "train"),
+    ("skimage/astronaut", "skimage", "data/astronaut.png", "train"),
+    ("skimage/chelsea", "skimage", "data/chelsea.png", "validation"),
+    ("skimage/coffee", "skimage", "data/coffee.png", "validation"),
+    ("skimage/hubble_deep_field", "skimage", "data/hubble_deep_field.jpg", "train"),
+    ("skimage/immunohistochemistry", "skimage", "data/ihc.png", "train"),
+    ("skimage/motorcycle_left", "skimage", "data/motorcycle_left.png", "train"),
+    ("skimage/motorcycle_right", "skimage", "data/motorcycle_right.png", "train"),
+    ("skimage/retina", "skimage", "data/retina.jpg", "train"),
+    ("skimage/rocket", "skimage", "data/rocket.jpg", "train"),
+    ("sklearn/china", "sklearn", "datasets/images/china.jpg", "train"),
+    ("sklearn/flower", "sklearn", "datasets/images/flower.jpg", "validation"),
+)
+SAMPLE_SPLITS = ("train", "validation")
+
+
+def _package_dir(name):
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return pathlib.Path(list(spec.submodule_search_locations)[0])
+
+
+class SamplePhotos:
+    """The bundled photographs (scikit-image, scikit-learn, matplotlib).
+
+    Train: 9 photos (astronaut, Grace Hopper, Hubble deep field, an
+    immunohistochemistry slide, a stereo pair of motorcycles, a retina, a
+    rocket launch, a Chinese temple); validation: 3 (Chelsea the cat, a
+    coffee cup, a flower). With `crops_per_image` random crops each, they
+    give the demo and the notebooks' SMOKE mode a small real dataset with no
+    download. A photo a package does not ship in this installation is
+    skipped with that reason.
+    """
+
+    def __init__(self, split="train"):
+        if split not in SAMPLE_SPLITS:
+            raise ValueError(f"samples source: split must be one of {SAMPLE_SPLITS}; received split={split!r}.")
+        self.items = [(pid, pkg, rel) for pid, pkg, rel, s in _SAMPLE_PHOTOS if s == split]
+        self.split = split
+        self.spec = f"samples:{split}"
+
+    def __len__(self):
+        return len(self.items)
+
+    def iter_range(self, start, stop):
+        for pid, package, rel in self.items[start:stop]:
+            root = _package_dir(package)
+            path = None if root is None else root / rel
+            if path is None or not path.is_file():
+                yield pid, SkipItem(f"sample photo not installed: package {package!r} has no {rel}")
+            else:
+                yield pid, path
+
+
+class TFDSImages:
+    """Any TFDS image dataset by name and split, in its canonical order.
+
+    Honours `data_dir` and `download`: with `download=False` it reads an
+    already prepared data dir and never touches the network. Shard i reads
+    only its slice `split[a:b]`. Item ids are TFDS's own stable record ids.
+    """
+
+    def __init__(self, name, split="train", data_dir=None, download=True, image_key=None):
+        import tensorflow_datasets as tfds
+
+        if re.search(r"[\[\]%+]", split):
+            raise ValueError(f"tfds source: give a plain split name (e.g. 'train'); received split={split!r}.")
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except Exception as error:  # DatasetNotFoundError and friends
+            raise ValueError(f"tfds source: unknown or unloadable TFDS dataset {name!r}: {error}") from None
+        if download:
+            try:
+                builder.download_and_prepare()
+            except Exception as error:
+                raise RuntimeError(
+                    f"tfds source: could not download and prepare {name!r} ({type(error).__name__}: {error}). "
+                    "Without internet, prepare it elsewhere and pass data_dir=... with download=False."
+                ) from None
+        if split not in builder.info.splits:
+            raise ValueError(f"tfds source: {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}.")
+        features = builder.info.features
+        if image_key is None:
+            keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+            if not keys:
+                raise ValueError(f"tfds source: {name!r} has no image feature; its features are {list(features)}.")
+            image_key = "image" if "image" in keys else keys[0]
+        self.builder = builder
+        self.name = name
+        self.split = split
+        self.image_key = image_key
+        self.data_dir = data_dir
+        self.download = download
+        self.num_items = builder.info.splits[split].num_examples
+        self.spec = f"tfds:{name}:{split}"
+
+    def __len__(self):
+        return self.num_items
+
+    def __getstate__(self):  # TFDS builders do not pickle; rebuild in workers
+        state = dict(self.__dict__)
+        state.pop("builder")
+        return state
+
+    def __setstate__(self, state):
+        import tensorflow_datasets as tfds
+
+        self.__dict__.update(state)
+        self.builder = tfds.builder(self.name, data_dir=self.data_dir)
+
+    def iter_range(self, start, stop):
+        import tensorflow_datasets as tfds
+
+        stop = min(stop, self.num_items)
+        if start >= stop:
+            return
+        ds = self.builder.as_dataset(
+            split=f"{self.split}[{start}:{stop}]",
+            shuffle_files=False,
+            read_config=tfds.ReadConfig(add_tfds_id=True, try_autocache=False),
+        )
+        for record in tfds.as_numpy(ds):
+            tfds_id = record.get("tfds_id", b"")
+            item_id = tfds_id.decode("utf-8") if isinstance(tfds_id, bytes) else str(tfds_id)
+            yield item_id, record[self.image_key]
+
+
+# Public constructors, named as in the issue.
+def tfds(name, split="train", data_dir=None, download=True):
+    """A TFDS image dataset; see `TFDSImages`."""
+    return TFDSImages(name, split=split, data_dir=data_dir, download=download)
+
+
+def image_folder(path, split="train"):
+    """All images under a folder, recursively; see `ImageFolder`."""
+    return ImageFolder(path, split=split)
+
+
+def numpy_lab(l_path, ab_path, split="train"):
+    """8-bit OpenCV-layout L / ab `.npy` arrays (report 002); see `NumpyLab`."""
+    return NumpyLab(l_path, ab_path, split=split)
+
+
+def sample_photos(split="train"):
+    """The photographs bundled with installed packages; see `SamplePhotos`."""
+    return SamplePhotos(split=split)
+
+
+_TFDS_SPEC = re.compile(r"^(?P<name>[^:\[]+?(?::\d+(?:\.\d+)*)?)(?::(?P<split>.+))?$")
+
+
+def from_spec(spec, split=None, data_dir=None, download=True):
+    """Resolves a source object or a spec string to a source.
+
+    `split`, when given, fills in a spec without one (and names the shards
+    of folder / npy sources); a spec's own split wins over it only if they
+    agree, else it is an error.
+    """
+    if not isinstance(spec, str):
+        if not hasattr(spec, "iter_range"):
+            raise TypeError(f"source must be a spec string or a data_pipeline source; received {type(spec).__name__}.")
+        return spec
+    kind, _, rest = spec.partition(":")
+
+    def pick(own):
+        if own and split and own != split:
+            raise ValueError(f"source {spec!r} names split {own!r} but split={split!r} was also given.")
+        return own or split or "train"
+
+    if kind == "tfds":
+        match = _TFDS_SPEC.match(rest)
+        if not rest or not match:
+            raise ValueError(f"tfds source spec must be 'tfds:NAME[:SPLIT]'; received {spec!r}.")
+        return tfds(match["name"], split=pick(match["split"]), data_dir=data_dir, download=download)
+    if kind == "folder":
+        if not rest:
+            raise ValueError(f"folder source spec must be 'folder:PATH'; received {spec!r}.")
+        return image_folder(rest, split=pick(None))
+    if kind == "npy":
+        paths = [p for p in rest.split(",") if p]
+        if len(paths) < 2:
+            raise ValueError(f"npy source spec must be 'npy:L.npy,AB.npy[,AB2.npy...]'; received {spec!r}.")
+        return numpy_lab(paths[0], paths[1:], split=pick(None))
+    if kind == "samples":
+        return sample_photos(split=pick(rest or None))
+    raise ValueError(
+        f"unknown source spec {spec!r}; expected 'tfds:NAME[:SPLIT]', 'folder:PATH', "
+        "'npy:L.npy,AB.npy' or 'samples[:SPLIT]'."
+    )
