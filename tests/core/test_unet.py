@@ -11,6 +11,11 @@ from colorization.models import unet
 pytestmark = pytest.mark.core
 
 
+def run(model, x):
+    """Inference without `predict`, which compiles a function (slow under JAX for tiny tests)."""
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
 def conv_params(c_in, c_out, k):
     return c_in * c_out * k * k + c_out
 
@@ -81,21 +86,21 @@ def test_layers_follow_table_1():
 
 def test_heads_output_ab_and_probabilities(rng):
     L = rng.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
-    probs = unet(input_shape=(32, 32, 1), head="classification", width=4).predict(L, verbose=0)
+    probs = run(unet(input_shape=(32, 32, 1), head="classification", width=4), L)
     assert probs.shape == (2, 32, 32, 313)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
     assert (probs >= 0).all()
-    ab = unet(input_shape=(32, 32, 1), head="regression", width=4).predict(L, verbose=0)
+    ab = run(unet(input_shape=(32, 32, 1), head="regression", width=4), L)
     assert ab.shape == (2, 32, 32, 2)
 
 
 def test_regression_head_scales_a_linear_1x1_conv_by_ab_scale(rng):
     model = unet(input_shape=(16, 16, 1), width=2, head="regression", ab_scale=110.0)
     L = rng.uniform(0, 100, (1, 16, 16, 1)).astype("float32")
-    features = keras.Model(model.input, model.get_layer("conv7_2").output).predict(L, verbose=0)
+    features = run(keras.Model(model.input, model.get_layer("conv7_2").output), L)
     kernel, bias = [keras.ops.convert_to_numpy(w) for w in model.get_layer("ab_normalized").weights]
     expected = 110.0 * (features @ kernel[0, 0] + bias)
-    np.testing.assert_allclose(model.predict(L, verbose=0), expected, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(run(model, L), expected, rtol=1e-4, atol=1e-3)
 
 
 def test_quantizer_sets_the_number_of_bins():
@@ -110,7 +115,7 @@ def test_quantizer_sets_the_number_of_bins():
 
 def test_any_multiple_of_8_with_unknown_size(rng):
     model = unet(input_shape=(None, None, 1), width=2, head="regression")
-    assert model.predict(rng.uniform(0, 100, (1, 24, 40, 1)).astype("float32"), verbose=0).shape == (1, 24, 40, 2)
+    assert run(model, rng.uniform(0, 100, (1, 24, 40, 1)).astype("float32")).shape == (1, 24, 40, 2)
 
 
 @pytest.mark.parametrize(
@@ -135,4 +140,4 @@ def test_keras_round_trip_gives_identical_predictions(tmp_path, rng, head):
     path = tmp_path / f"unet_{head}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(model.predict(L, verbose=0), loaded.predict(L, verbose=0))
+    np.testing.assert_array_equal(run(model, L), run(loaded, L))
