@@ -43,7 +43,7 @@ class AnnealedMean(keras.layers.Layer):
         self.temperature = float(temperature)
         self.bins = None if bins is None else np.asarray(bins, dtype="float32").tolist()
         self.from_logits = bool(from_logits)
-        self._quantizer = ABQuantizer(bins=bins)
+        self._quantizer = ABQuantizer(bins=bins, neighbors=1)
 
     def call(self, inputs):
         return self._quantizer.annealed_mean(inputs, self.temperature, from_logits=self.from_logits)

@@ -247,8 +247,11 @@ class ABQuantizer:
         indices, sq_dist = self._nearest(ab, self.neighbors)
         # Shift by the nearest distance: the weights are unchanged after
         # normalisation, and far-away points no longer underflow to 0/0.
-        logits = -(sq_dist - sq_dist[:, :1]) / (2.0 * self.sigma**2)
-        weights = ops.softmax(logits, axis=-1)
+        if self.neighbors == 1:
+            weights = ops.ones_like(sq_dist)
+        else:
+            logits = -(sq_dist - sq_dist[:, :1]) / (2.0 * self.sigma**2)
+            weights = ops.softmax(logits, axis=-1)
         shape = leading + (self.neighbors,)
         return ops.reshape(indices, shape), ops.reshape(weights, shape)
 

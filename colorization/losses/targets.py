@@ -9,8 +9,9 @@ def resize_targets(ab, height, width, interpolation="nearest"):
     """Resizes ab targets `(B, H, W, C)` to `(B, height, width, C)` if needed.
 
     `"nearest"` subsamples, as Zhang et al.'s training network does (a 1x1,
-    stride-4 convolution with fixed unit weights takes every 4th ab pixel):
-    unlike averaging, it never invents ab values that mix two regions.
+    stride-4 convolution with fixed unit weights takes pixels 0, 4, 8, ...);
+    unlike averaging, it never invents ab values that mix two regions. For
+    non-integer factors it falls back to nearest-neighbour resizing.
     `"area"` averages blocks (integer factors only) and `"bilinear"`
     interpolates.
     """
@@ -21,8 +22,11 @@ def resize_targets(ab, height, width, interpolation="nearest"):
     in_height, in_width = ab.shape[1], ab.shape[2]
     if in_height == height and in_width == width:
         return ab
+    integer_factors = in_height is not None and in_height % height == 0 and in_width % width == 0
+    if interpolation == "nearest" and integer_factors:
+        return ab[:, :: in_height // height, :: in_width // width, :]
     if interpolation == "area":
-        if in_height is None or in_height % height or in_width % width:
+        if not integer_factors:
             raise ValueError(
                 "`area` resizing needs integer factors. "
                 f"Received targets of {in_height}x{in_width} for a {height}x{width} output."

@@ -7,3 +7,4 @@ from colorization.models.unet import unet
 from colorization.models.eccv16 import eccv16
 from colorization.models.resnet import resnet_colorizer
 from colorization.models.pix2pix import pix2pix_generator
+from colorization.models.autoencoder import resnet18_autoencoder
