@@ -201,7 +201,8 @@ class TFDSImages:
         try:
             builder = tfds.builder(name, data_dir=data_dir)
         except Exception as error:  # DatasetNotFoundError and friends
-            raise ValueError(f"tfds source: unknown or unloadable TFDS dataset {name!r}: {error}") from None
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"tfds source: unknown or unloadable TFDS dataset {name!r}: {first_line}") from None
         if download:
             try:
                 builder.download_and_prepare()

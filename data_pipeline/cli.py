@@ -1,0 +1,165 @@
+"""Command line: `python -m data_pipeline build ...` and `python -m data_pipeline inspect DIR`.
+
+Examples::
+
+    python -m data_pipeline build --source samples --split train --out data/samples --size 64 --crops-per-image 64
+    python -m data_pipeline build --source tfds:cifar10 --split train --out data/cifar10 --size 32
+    python -m data_pipeline build --source folder:~/photos --out data/photos --size 256 --prior
+    python -m data_pipeline build --source npy:gray_scale.npy,ab1.npy,ab2.npy,ab3.npy --out data/kaggle --size 224
+    python -m data_pipeline inspect data/samples
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m data_pipeline", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="write CIELAB TFRecord shards and manifest.json")
+    build.add_argument("--source", required=True, help="tfds:NAME[:SPLIT], folder:PATH, npy:L.npy,AB.npy, samples[:SPLIT]")
+    build.add_argument("--split", default=None, help="split to read (TFDS, samples) and to name the shards (default train)")
+    build.add_argument("--out", required=True, help="output directory")
+    build.add_argument("--size", type=int, default=64, help="square example size in pixels (default 64)")
+    build.add_argument("--examples-per-shard", type=int, default=128)
+    build.add_argument("--crops-per-image", type=int, default=1)
+    build.add_argument("--crop", choices=["center", "random"], default=None, help="default: center for 1 crop, random for more")
+    build.add_argument("--grey", choices=["skip", "flag", "keep"], default="skip", help="greyscale examples (default skip)")
+    build.add_argument("--grey-threshold", type=float, default=2.0)
+    build.add_argument("--allow-upscale", action="store_true", help="upscale images smaller than --size instead of skipping them")
+    build.add_argument("--compression", choices=["GZIP"], default=None)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--workers", type=int, default=None)
+    build.add_argument("--executor", choices=["thread", "process"], default="thread")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing build of this split made with other settings")
+    build.add_argument("--prior", action="store_true", help="compute the ab prior after building")
+    build.add_argument("--data-dir", default=None, help="TFDS data_dir")
+    build.add_argument("--no-download", action="store_true", help="TFDS: use only an already prepared data_dir")
+    build.add_argument("--quiet", action="store_true", help="no progress line")
+
+    inspect = commands.add_parser("inspect", help="counts, skipped items, prior plot and sample grid")
+    inspect.add_argument("dir")
+    inspect.add_argument("--split", default=None, help="default: every split")
+    inspect.add_argument("--plots", default=None, help="where to write the PNGs (default: the shard directory)")
+    inspect.add_argument("--no-prior", action="store_true", help="do not compute a missing prior")
+    inspect.add_argument("--grid", type=int, default=8, help="examples in the sample grid")
+    inspect.add_argument("--max-skipped", type=int, default=20, help="skipped items listed per split")
+    return parser
+
+
+def _build(args):
+    from data_pipeline.prior import compute_prior
+    from data_pipeline.writer import write_shards
+
+    entry = write_shards(
+        args.source,
+        args.out,
+        image_size=args.size,
+        examples_per_shard=args.examples_per_shard,
+        split=args.split,
+        crops_per_image=args.crops_per_image,
+        crop=args.crop,
+        grey=args.grey,
+        grey_threshold=args.grey_threshold,
+        allow_upscale=args.allow_upscale,
+        compression=args.compression,
+        seed=args.seed,
+        workers=args.workers,
+        executor=args.executor,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        data_dir=args.data_dir,
+        download=not args.no_download,
+    )
+    split = entry["shards"][0]["file"].rsplit("-", 3)[0] if entry["shards"] else args.split
+    if args.prior:
+        compute_prior(args.out, split=split)
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "split": split,
+                "num_examples": entry["num_examples"],
+                "num_shards": entry["num_shards"],
+                "num_skipped": entry["num_skipped"],
+            }
+        )
+    )
+    return 0
+
+
+def sample_grid(directory, split, path, count=8):
+    """A PNG of `count` examples (a seeded shuffle): colour on top, their L channel below."""
+    from PIL import Image
+
+    from colorization.color import lab_to_rgb_uint8
+    from data_pipeline.numpy_reader import iterate_numpy
+
+    L, ab = next(iterate_numpy(directory, count, shuffle=True, seed=0, shuffle_buffer=1024, split=split))
+    colour = np.asarray(lab_to_rgb_uint8(np.concatenate([L, ab], axis=-1)))
+    grey = np.repeat(np.clip(np.round(L * 2.55), 0, 255).astype(np.uint8), 3, axis=-1)
+    size, gap = colour.shape[1], 2
+    canvas = np.full((2 * size + 3 * gap, len(colour) * (size + gap) + gap, 3), 255, np.uint8)
+    for i in range(len(colour)):
+        x = gap + i * (size + gap)
+        canvas[gap : gap + size, x : x + size] = colour[i]
+        canvas[2 * gap + size : 2 * gap + 2 * size, x : x + size] = grey[i]
+    scale = max(1, 96 // size)
+    Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST).save(path)
+    return path
+
+
+def _inspect(args):
+    from data_pipeline import manifest as manifest_lib
+    from data_pipeline.prior import compute_prior, plot_prior
+
+    directory = pathlib.Path(args.dir)
+    manifest = manifest_lib.load_manifest(directory)
+    splits = [args.split] if args.split else sorted(manifest["splits"])
+    plots = pathlib.Path(args.plots) if args.plots else directory
+    plots.mkdir(parents=True, exist_ok=True)
+    for split in splits:
+        entry = manifest["splits"].get(split)
+        if entry is None:
+            raise SystemExit(f"error: {str(directory)!r} has no split {split!r}; it holds {sorted(manifest['splits'])}.")
+        counts = [s["count"] for s in entry["shards"]]
+        print(f"== {split}: {entry['status']}, source {entry['source']}, {entry['image_size']}px {entry['dtype']}")
+        print(f"   {sum(counts)} examples in {len(counts)} of {entry['num_shards']} shards (per shard: min {min(counts, default=0)}, max {max(counts, default=0)})")
+        skipped = [item for s in entry["shards"] for item in s["skipped"]]
+        print(f"   skipped: {len(skipped)} items ({sum(i['examples'] for i in skipped)} examples)")
+        for item in skipped[: args.max_skipped]:
+            print(f"     {item['id']}: {item['reason']}")
+        if len(skipped) > args.max_skipped:
+            print(f"     ... and {len(skipped) - args.max_skipped} more (see manifest.json)")
+        flagged = sum(len(s["flagged_grey"]) for s in entry["shards"])
+        if flagged:
+            print(f"   flagged grey: {flagged} examples")
+        if entry["status"] != "complete":
+            print("   (incomplete: re-run the same build to finish it)")
+            continue
+        prior = entry.get("ab_prior", {}).get("prior")
+        if prior is None and not args.no_prior:
+            prior = compute_prior(directory, split=split)
+        if prior is not None:
+            prior = np.asarray(prior)
+            top = np.argsort(prior)[::-1][:3]
+            print(f"   ab prior: {int((prior > 1e-4).sum())} of {len(prior)} bins above 1e-4; most frequent bins {top.tolist()}")
+            print(f"   wrote {plot_prior(prior, plots / f'{split}_prior.png', title=split)}")
+        if sum(counts):
+            print(f"   wrote {sample_grid(directory, split, plots / f'{split}_samples.png', min(args.grid, sum(counts)))}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of `python -m data_pipeline` (console script `colorization-data`)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _build(args) if args.command == "build" else _inspect(args)
+    except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
