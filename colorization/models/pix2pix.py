@@ -277,9 +277,10 @@ class Pix2Pix(keras.Model):
     `evaluate` reports the same numbers without updating. Calling the model
     runs the generator, so `predict` and `colorize` see an L -> ab model.
 
-    Training needs the TensorFlow backend (gradients come from
-    `tf.GradientTape`); on other backends `fit` raises an error, while
-    calling, `predict`, `evaluate` and saving work everywhere.
+    `fit` and `evaluate` need the TensorFlow backend (gradients come from
+    `tf.GradientTape`; Keras's stateless JAX trainer threads the state of one
+    optimizer only); on other backends they raise `NotImplementedError`,
+    while calling, `predict` and saving work everywhere.
 
     Args:
         generator: a model L (B, H, W, 1) -> ab (B, H, W, 2), e.g.
@@ -392,12 +393,19 @@ class Pix2Pix(keras.Model):
             raise ValueError("Pix2Pix trains on (L, ab) pairs; the data has no targets.")
         return ops.cast(L, "float32"), ops.cast(ab, "float32")
 
-    def train_step(self, data):
+    @staticmethod
+    def _require_tensorflow(method):
         if keras.backend.backend() != "tensorflow":
             raise NotImplementedError(
-                "Pix2Pix.fit needs the TensorFlow backend (its alternating update uses tf.GradientTape). "
+                f"Pix2Pix.{method} needs the TensorFlow backend: the alternating update of two networks "
+                "with two optimizers uses tf.GradientTape, and Keras's JAX and PyTorch trainers drive "
+                "a single optimizer. Calling the model, `predict` and saving work on every backend. "
                 f"Received: KERAS_BACKEND={keras.backend.backend()!r}"
             )
+
+    def train_step(self, *args):
+        self._require_tensorflow("fit")
+        (data,) = args
         import tensorflow as tf  # Only here: the rest of the library is backend-agnostic.
 
         L, ab = self._unpack(data)
@@ -429,7 +437,9 @@ class Pix2Pix(keras.Model):
             }
         )
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        self._require_tensorflow("evaluate")
+        (data,) = args
         L, ab = self._unpack(data)
         _, d_loss, d_real, d_fake, g_gan, g_l1 = self._compute_losses(L, ab, training=False)
         return self._logs(

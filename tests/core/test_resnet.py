@@ -1,0 +1,98 @@
+"""Residual blocks and the stride-1 ResNet colorizer of report 004 (section 5.1)."""
+
+import keras
+import numpy as np
+import pytest
+
+from colorization.models import resnet_colorizer
+from colorization.models.resnet import AB_SCALE
+from colorization.models.resnet import apply_basic_block
+from colorization.models.resnet import apply_bottleneck_block
+from colorization.models.resnet import apply_l_normalization
+
+pytestmark = pytest.mark.core
+
+TINY = {"base_filters": 2, "stage_blocks": (1, 1, 1, 1)}
+
+
+def _trainable(model):
+    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+
+
+def test_basic_block_shape_and_parameters():
+    inputs = keras.Input((16, 16, 8))
+    model = keras.Model(inputs, apply_basic_block(inputs, 16, strides=2))
+    assert model.output_shape == (None, 8, 8, 16)
+    # Two 3x3 convs without bias, a 1x1 projection, three BatchNorms (gamma, beta).
+    expected = 3 * 3 * 8 * 16 + 3 * 3 * 16 * 16 + 8 * 16 + 3 * 2 * 16
+    assert _trainable(model) == expected
+
+
+def test_bottleneck_block_identity_shortcut_when_shapes_match():
+    inputs = keras.Input((8, 8, 16))
+    model = keras.Model(inputs, apply_bottleneck_block(inputs, 4))
+    assert model.output_shape == (None, 8, 8, 16)
+    assert not any("downsample" in layer.name for layer in model.layers)
+    expected = 16 * 4 + 9 * 4 * 4 + 4 * 16 + 2 * (4 + 4 + 16)
+    assert _trainable(model) == expected
+
+
+def test_l_normalization_maps_l_range_to_unit_interval():
+    inputs = keras.Input((1, 3, 1))
+    model = keras.Model(inputs, apply_l_normalization(inputs))
+    out = keras.ops.convert_to_numpy(model(np.array([0.0, 50.0, 100.0], "float32").reshape(1, 1, 3, 1)))
+    np.testing.assert_allclose(out.ravel(), [-1.0, 0.0, 1.0], atol=1e-6)
+
+
+def test_full_width_matches_resnet50_parameter_count():
+    # torchvision's ResNet-50 has 25,557,032 parameters; drop the 2048->1000 classifier,
+    # two of conv1's three 7x7x64 input channels, and add the 1x1 conv to ab.
+    model = resnet_colorizer((32, 32, 1), base_filters=64)
+    expected = 25_557_032 - (2048 * 1000 + 1000) - 2 * 7 * 7 * 64 + (2048 * 2 + 2)
+    assert _trainable(model) == expected
+
+
+def test_keeps_resolution_everywhere_and_bounds_ab(rng):
+    model = resnet_colorizer((None, None, 1), **TINY)
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D)):
+            assert tuple(layer.strides) == (1, 1), layer.name
+    L = rng.uniform(0, 100, (2, 40, 24, 1)).astype("float32")
+    ab = keras.ops.convert_to_numpy(model(L))
+    assert ab.shape == (2, 40, 24, 2)
+    assert np.all(np.abs(ab) <= AB_SCALE)
+
+
+def test_rgb_output_option_lies_in_unit_interval(rng):
+    model = resnet_colorizer((32, 32, 1), output_channels=3, **TINY)
+    rgb = keras.ops.convert_to_numpy(model(rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32")))
+    assert rgb.shape == (1, 32, 32, 3)
+    assert rgb.min() >= 0.0 and rgb.max() <= 1.0
+
+
+def test_fit_step_and_keras_round_trip(tmp_path, rng):
+    model = resnet_colorizer((32, 32, 1), **TINY)
+    model.compile(optimizer="adam", loss="mse")
+    L = rng.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
+    ab = rng.uniform(-60, 60, (2, 32, 32, 2)).astype("float32")
+    before = keras.ops.convert_to_numpy(model.get_layer("to_color").kernel).copy()
+    model.fit(L, ab, epochs=1, verbose=0)
+    assert not np.allclose(before, keras.ops.convert_to_numpy(model.get_layer("to_color").kernel))
+    path = tmp_path / "resnet.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(restored.predict(L, verbose=0), model.predict(L, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"output_channels": 4}, "output_channels"),
+        ({"input_shape": (32, 32, 3)}, "input_shape"),
+        ({"stage_blocks": (3, 0)}, "stage_blocks"),
+        ({"base_filters": 0}, "base_filters"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        resnet_colorizer(**kwargs)
