@@ -211,8 +211,15 @@ class TFDSImages:
                     f"tfds source: could not download and prepare {name!r} ({type(error).__name__}: {error}). "
                     "Without internet, prepare it elsewhere and pass data_dir=... with download=False."
                 ) from None
-        if split not in builder.info.splits:
-            raise ValueError(f"tfds source: {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}.")
+        if split in builder.info.splits:
+            num_items = builder.info.splits[split].num_examples
+        else:  # split metadata absent (e.g. under tfds.testing.mock_data): ask the dataset itself
+            try:
+                num_items = int(builder.as_dataset(split=split, shuffle_files=False).cardinality())
+            except Exception:
+                num_items = -1
+            if num_items < 0:
+                raise ValueError(f"tfds source: {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}.")
         features = builder.info.features
         if image_key is None:
             keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
@@ -225,7 +232,7 @@ class TFDSImages:
         self.image_key = image_key
         self.data_dir = data_dir
         self.download = download
-        self.num_items = builder.info.splits[split].num_examples
+        self.num_items = num_items
         self.spec = f"tfds:{name}:{split}"
 
     def __len__(self):
@@ -253,7 +260,7 @@ class TFDSImages:
             shuffle_files=False,
             read_config=tfds.ReadConfig(add_tfds_id=True, try_autocache=False),
         )
-        for record in tfds.as_numpy(ds):
+        for record in tfds.as_numpy(ds.take(stop - start)):
             tfds_id = record.get("tfds_id", b"")
             item_id = tfds_id.decode("utf-8") if isinstance(tfds_id, bytes) else str(tfds_id)
             yield item_id, record[self.image_key]
