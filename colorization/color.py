@@ -64,23 +64,33 @@ def _as_float_color(x, name):
     return x
 
 
-def _channel_matmul(x, matrix):
-    """Multiplies the last axis of `x` by a 3x3 constant matrix."""
-    return ops.matmul(x, ops.convert_to_tensor(matrix, dtype="float32"))
+def _channel_mix(x, matrix):
+    """`x @ matrix` over the last axis, as three fused multiply-adds per channel.
+
+    A (..., 3) x (3, 3) matmul is a poor fit for a matrix unit; written out, the
+    whole conversion compiles into one elementwise loop.
+    """
+    c0, c1, c2 = x[..., 0], x[..., 1], x[..., 2]
+    return [c0 * float(matrix[0, j]) + c1 * float(matrix[1, j]) + c2 * float(matrix[2, j]) for j in range(3)]
+
+
+def _power(x, exponent):
+    """`x ** exponent` for positive `x` as `exp(exponent * log(x))`: faster once compiled."""
+    return ops.exp(exponent * ops.log(x))
 
 
 def srgb_to_linear(rgb):
     """Removes the sRGB transfer curve: companded [0, 1] -> linear [0, 1]."""
     rgb = ops.cast(rgb, "float32")
     # Clamping inside each branch keeps the unused branch's gradient finite.
-    curved = ops.power((ops.maximum(rgb, _SRGB_LINEAR_THRESHOLD) + 0.055) / 1.055, 2.4)
+    curved = _power((ops.maximum(rgb, _SRGB_LINEAR_THRESHOLD) + 0.055) / 1.055, 2.4)
     return ops.where(rgb > _SRGB_LINEAR_THRESHOLD, curved, rgb / 12.92)
 
 
 def linear_to_srgb(linear):
     """Applies the sRGB transfer curve: linear [0, 1] -> companded [0, 1]."""
     linear = ops.cast(linear, "float32")
-    curved = 1.055 * ops.power(ops.maximum(linear, _SRGB_GAMMA_THRESHOLD), 1.0 / 2.4) - 0.055
+    curved = 1.055 * _power(ops.maximum(linear, _SRGB_GAMMA_THRESHOLD), 1.0 / 2.4) - 0.055
     return ops.where(linear > _SRGB_GAMMA_THRESHOLD, curved, linear * 12.92)
 
 
@@ -104,10 +114,10 @@ def rgb_to_lab(rgb):
     [53.24, 80.09, 67.2]
     """
     rgb = _as_float_color(rgb, "rgb_to_lab")
-    xyz = _channel_matmul(srgb_to_linear(rgb), _XYZN_FROM_RGB)
-    cube_root = ops.power(ops.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0)
-    f = ops.where(xyz > _LAB_EPSILON, cube_root, _LAB_KAPPA_SLOPE * xyz + _LAB_OFFSET)
-    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    fx, fy, fz = [
+        ops.where(t > _LAB_EPSILON, _power(ops.maximum(t, _LAB_EPSILON), 1.0 / 3.0), _LAB_KAPPA_SLOPE * t + _LAB_OFFSET)
+        for t in _channel_mix(srgb_to_linear(rgb), _XYZN_FROM_RGB)
+    ]
     return ops.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
@@ -138,13 +148,11 @@ def lab_to_rgb(lab, clip=True):
     fy = (L + 16.0) / 116.0
     fx = a / 500.0 + fy
     fz = ops.maximum(fy - b / 200.0, 0.0)
-    f = ops.stack([fx, fy, fz], axis=-1)
-    xyz = ops.where(
-        f > _LAB_INVERSE_THRESHOLD,
-        ops.power(f, 3.0),
-        (f - _LAB_OFFSET) / _LAB_KAPPA_SLOPE,
+    xyz = ops.stack(
+        [ops.where(f > _LAB_INVERSE_THRESHOLD, f * f * f, (f - _LAB_OFFSET) / _LAB_KAPPA_SLOPE) for f in (fx, fy, fz)],
+        axis=-1,
     )
-    rgb = linear_to_srgb(_channel_matmul(xyz, _RGB_FROM_XYZN))
+    rgb = linear_to_srgb(ops.stack(_channel_mix(xyz, _RGB_FROM_XYZN), axis=-1))
     if clip:
         rgb = ops.clip(rgb, 0.0, 1.0)
     return rgb
