@@ -54,7 +54,8 @@ def encode_example(lab, example_id, grey=False):
         ID_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[example_id.encode("utf-8")])),
         GREY_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(bool(grey))])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic=True sorts the map keys: the same bytes in every process.
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def feature_spec():

@@ -355,9 +355,9 @@ def write_shards(
         manifest_lib.verify_split(out_dir, split, entry, verify="checksum")
         return entry
 
-    # Stale temporary files of this split (a killed run) are never complete shards.
-    for path in out_dir.glob(f".{split}-*.tfrecord.tmp-*"):
-        path.unlink()
+    # Temporary files of a killed run are never complete shards (one build per directory at a time).
+    for path in [*out_dir.glob(f".{split}-*.tfrecord.tmp-*"), *out_dir.glob(f".{manifest_lib.MANIFEST_NAME}.tmp-*")]:
+        path.unlink(missing_ok=True)
     done = {}
     for record in (entry or {}).get("shards", []):
         path = out_dir / record["file"]

@@ -1,0 +1,71 @@
+"""Sources: TFDS through tfds.testing.mock_data, the bundled sample photos, spec strings."""
+
+import numpy as np
+import pytest
+from skimage.color import rgb2lab
+
+from data_pipeline import iterate_numpy, sources, write_shards
+
+
+def test_tfds_source_through_mock_data(tmp_path):
+    import tensorflow_datasets as tfds
+
+    out = tmp_path / "cifar"
+    with tfds.testing.mock_data(num_examples=20):
+        entry = write_shards("tfds:cifar10:train", out, image_size=32, examples_per_shard=8, grey="keep")
+        # What the source yields for shard 1 (items 8..15), straight from TFDS:
+        reference = {
+            r["tfds_id"].decode(): r["image"]
+            for r in tfds.as_numpy(
+                tfds.builder("cifar10").as_dataset(
+                    split="train[8:16]", shuffle_files=False, read_config=tfds.ReadConfig(add_tfds_id=True)
+                )
+            )
+        }
+    assert entry["source"] == "tfds:cifar10:train" and [s["count"] for s in entry["shards"]] == [8, 8, 4]
+    assert sorted(p.name for p in out.glob("*.tfrecord"))[0] == "train-00000-of-00003.tfrecord"
+    examples = {}
+    for L, ab, ids in iterate_numpy(out, 8, shuffle=False, with_ids=True):
+        examples.update({i: np.concatenate([L[k], ab[k]], -1) for k, i in enumerate(ids)})
+    shared = sorted(set(reference) & set(examples))
+    assert len(shared) == 8
+    for key in shared:
+        np.testing.assert_allclose(examples[key], rgb2lab(reference[key]), atol=0.04)
+
+
+def test_tfds_offline_without_prepared_data_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="cifar10.*no split|no split.*train"):
+        sources.tfds("cifar10", "train", data_dir=str(tmp_path), download=False)
+
+
+def test_sample_photos_are_real_colour_photos_split_by_photo(tmp_path):
+    train, validation = sources.sample_photos("train"), sources.sample_photos("validation")
+    train_ids = [i for i, _ in train.iter_range(0, len(train))]
+    val_ids = [i for i, _ in validation.iter_range(0, len(validation))]
+    assert len(train_ids) == 9 and len(val_ids) == 3 and not set(train_ids) & set(val_ids)
+    out = tmp_path / "samples"
+    entry = write_shards("samples:validation", out, image_size=32, crops_per_image=20)
+    assert entry["num_examples"] == 60 and entry["skipped"] == []
+    L, ab, ids = next(iterate_numpy(out, 60, shuffle=False, with_ids=True))
+    assert ids[:2] == ["skimage/chelsea#0", "skimage/chelsea#1"]
+    assert {i.split("#")[0] for i in ids} == set(val_ids)
+    # Real colour: every photo has chroma, and random crops differ from each other.
+    assert np.hypot(ab[..., 0], ab[..., 1]).mean() > 5
+    assert not np.array_equal(L[0], L[1])
+    assert 0 <= L.min() and L.max() <= 100
+    with pytest.raises(ValueError, match="split must be one of"):
+        sources.sample_photos("test")
+
+
+def test_spec_strings_resolve_to_sources(png_folder):
+    root, _ = png_folder
+    folder = sources.from_spec(f"folder:{root}", split="validation")
+    assert isinstance(folder, sources.ImageFolder) and folder.split == "validation" and len(folder) == 20
+    assert sources.from_spec("samples").split == "train"
+    assert sources.from_spec("samples:validation").spec == "samples:validation"
+    with pytest.raises(ValueError, match="names split"):
+        sources.from_spec("samples:validation", split="train")
+    with pytest.raises(ValueError, match="npy:L.npy,AB.npy"):
+        sources.from_spec("npy:only_one.npy")
+    with pytest.raises(ValueError, match="plain split"):
+        sources.from_spec("tfds:cifar10:train[:10%]", download=False)
