@@ -146,7 +146,7 @@ class ABQuantizer:
 
     The k nearest bins are found among a few candidates per pixel, read from
     a table over a regular grid of `cell_size`, so memory is O(pixels x k')
-    with k' ~ 10-20, and no search over all Q bins is needed. The table covers
+    with k' <= 14 for the default bins, and no search over all Q bins is needed. The table covers
     ab in [-160, 160]^2 (any sRGB colour lies well inside); points outside it
     use the candidates of the nearest border cell.
 
@@ -157,8 +157,10 @@ class ABQuantizer:
             Zhang et al. use 5.
         neighbors: how many nearest bins share a soft target. The paper says
             5; the authors' released training code used 10.
-        cell_size: grid spacing of the candidate table (ab units). 10 matches
-            Zhang's grid; any positive value gives the same results.
+        cell_size: grid spacing of the candidate table (ab units); any
+            positive value gives the same results. Half of Zhang's grid
+            spacing (5) keeps at most 14 candidates per pixel for his bins,
+            against 32 at 10.
 
     Example:
 
@@ -174,7 +176,7 @@ class ABQuantizer:
     True
     """
 
-    def __init__(self, bins=None, sigma=ZHANG_SIGMA, neighbors=ZHANG_NEIGHBORS, cell_size=GRID_SPACING):
+    def __init__(self, bins=None, sigma=ZHANG_SIGMA, neighbors=ZHANG_NEIGHBORS, cell_size=GRID_SPACING / 2):
         if bins is None:
             self._bins = default_ab_bins()
             self._is_default = True
