@@ -27,7 +27,7 @@ test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n 2 -m core tests
 
 demo: $(STAMP)
-	@echo "make demo arrives with the report-000 U-Net work (issue 4); see README.md for what exists now."
+	KERAS_BACKEND=tensorflow $(PY) -m colorization demo --out outputs/demo
 
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"

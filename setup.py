@@ -26,6 +26,8 @@ setup(
         "numpy>=1.26",
         "matplotlib>=3.8",
         "pillow>=10",
+        # scikit-learn ships two of the bundled sample photographs (china, flower).
+        "scikit-learn>=1.4",
     ],
     extras_require={
         "test": [
@@ -42,7 +44,13 @@ setup(
         "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
         "benchmarks": ["scikit-learn>=1.4", "torch>=2.2"],
     },
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "colorization = colorization.cli:main",
+            "colorize = colorization.cli:colorize_main",
+            "colorization-data = data_pipeline.cli:main",
+        ]
+    },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",

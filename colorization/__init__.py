@@ -9,9 +9,12 @@ TensorFlow, JAX and PyTorch backends.
 from colorization import color
 from colorization import layers
 from colorization import losses
+from colorization import metrics
+from colorization import models
 from colorization import quantization
 from colorization.color import lab_to_rgb
 from colorization.color import rgb_to_lab
+from colorization.inference import colorize
 from colorization.layers import AnnealedMean
 from colorization.quantization import ABQuantizer
 
