@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-tf test-jax demo benchmarks clean
+.PHONY: test test-tf test-jax demo notebooks benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test-jax: $(STAMP)
 
 demo: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m colorization demo --out outputs/demo
+
+# Regenerates each notebooks/*.ipynb from its jupytext source, executed in SMOKE mode.
+notebooks: $(STAMP)
+	cd notebooks && for f in *.py; do SMOKE=1 MPLBACKEND=Agg KERAS_BACKEND=tensorflow ../$(PY) -m jupytext --to ipynb --execute "$$f" || exit 1; done
 
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"
