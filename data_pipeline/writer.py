@@ -140,12 +140,22 @@ def _to_lab(rgb_batch):
     return np.asarray(rgb_to_lab(np.stack(rgb_batch)), dtype=np.float32)
 
 
-def build_shard(source, config, index, num_shards, out_dir):
+def _crops_or_skip(args):
+    item_id, payload, config = args
+    try:
+        return _crops_of(payload, item_id, config)
+    except preprocess.SkipItem as skip:
+        return skip
+
+
+def build_shard(source, config, index, num_shards, out_dir, map_fn=map):
     """Builds shard `index` of `num_shards` into `out_dir`; returns its manifest record.
 
     A pure function of its arguments: it reads only the items planned for
     this shard, and the file it leaves is complete or absent (written under
-    a hidden temporary name, then renamed).
+    a hidden temporary name, then renamed). `map_fn` (an order-preserving
+    map such as `ThreadPoolExecutor.map`) parallelises decoding and
+    cropping of the shard's items; it never changes the result.
     """
     import tensorflow as tf
 
@@ -155,15 +165,15 @@ def build_shard(source, config, index, num_shards, out_dir):
     examples, skipped = [], []  # examples: (example_id, kind, array)
     if hi > lo:
         first_item, end_item = lo // per_item, (hi - 1) // per_item + 1
-        items = source.iter_range(first_item, end_item)
-        for item_index, (item_id, payload) in enumerate(items, start=first_item):
+        items = list(source.iter_range(first_item, end_item))
+        results = map_fn(_crops_or_skip, [(item_id, payload, config) for item_id, payload in items])
+        for item_index, (item_id, _), result in zip(range(first_item, end_item), items, results):
             wanted = [k for k in range(per_item) if lo <= item_index * per_item + k < hi]
-            try:
-                kind, crops = _crops_of(payload, item_id, config)
-            except preprocess.SkipItem as skip:
+            if isinstance(result, preprocess.SkipItem):
                 if wanted[0] == 0:  # reported once, by the shard holding the item's first crop
-                    skipped.append({"id": item_id, "reason": skip.reason, "examples": per_item})
+                    skipped.append({"id": item_id, "reason": result.reason, "examples": per_item})
                 continue
+            kind, crops = result
             for k in wanted:
                 example_id = item_id if per_item == 1 else f"{item_id}#{k}"
                 examples.append((example_id, kind, crops[k]))
@@ -246,6 +256,16 @@ class _Progress:
         sys.stderr.flush()
 
 
+def _collect(futures, record_done):
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            record_done(future.result())
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
 def _finalise(entry):
     shards = sorted(entry["shards"], key=lambda s: s["index"])
     entry["shards"] = shards
@@ -293,7 +313,9 @@ def write_shards(
         split: split name for spec strings without one (default "train").
         workers: parallel shard builders (default: the CPU count).
         executor: "thread" (default; Pillow decoding and TensorFlow ops
-            release the GIL) or "process".
+            release the GIL, and it measured faster, see
+            benchmarks/README.md) or "process" (one shard per spawned
+            process, each importing TensorFlow: only for very large builds).
         overwrite: replace an existing build of this split made with
             different settings (otherwise that is an error).
         progress: print a progress line to stderr.
@@ -380,25 +402,25 @@ def write_shards(
         manifest_lib.save_manifest(out_dir, manifest)
         meter.update(len(done), examples)
 
-    if workers == 1 or len(pending) <= 1:
+    if workers == 1 or not pending:
         for index in pending:
             record_done(build_shard(source, config, index, num_shards, out_dir))
+    elif executor == "thread":
+        # Items of a shard are decoded by `workers` threads (Pillow releases the
+        # GIL); two shards are in flight so one converts and writes while the
+        # next decodes.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as items_pool, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=2) as shard_pool:
+            futures = [
+                shard_pool.submit(build_shard, source, config, i, num_shards, out_dir, items_pool.map) for i in pending
+            ]
+            _collect(futures, record_done)
     else:
-        if executor == "thread":
-            pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
-        else:
-            pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-            )
-        with pool:
+        # One whole shard per process; each process imports TensorFlow once.
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = [pool.submit(build_shard, source, config, i, num_shards, out_dir) for i in pending]
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    record_done(future.result())
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+            _collect(futures, record_done)
     meter.update(len(done), examples, final=True)
     _finalise(entry)
     manifest_lib.save_manifest(out_dir, manifest)

@@ -1,0 +1,153 @@
+"""Benchmark of the data pipeline; prints one JSON object.
+
+(a) build throughput (images/s) from a folder of JPEG photos to 64x64
+    shards, `write_shards` against a plain one-process loop (Pillow decode,
+    resize + centre crop, `skimage.color.rgb2lab`, `tf.train.Example` write);
+    target >= 3x.
+(b) read throughput of `(L, ab)` batches at 64x64 from `read_shards`
+    (and, for information, the TensorFlow-free `iterate_numpy`); target
+    >= 20,000 examples/s.
+(c) bytes on disk per 64x64 example against report 000's 64x64x313
+    float32 classification targets; target >= 100x smaller.
+
+Usage: python benchmarks/pipeline.py [--photos 600] [--read-seconds 8]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+from PIL import Image
+
+
+def make_jpeg_folder(directory, count, seed=0):
+    """`count` JPEGs (quality 90, 320-640 px on the long side) cut from the bundled photographs."""
+    from data_pipeline import sources
+    from data_pipeline.preprocess import decode_image
+
+    photos = []
+    for split in ("train", "validation"):
+        source = sources.sample_photos(split)
+        photos += [decode_image(p) for _, p in source.iter_range(0, len(source)) if isinstance(p, pathlib.Path)]
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        h, w = photo.shape[:2]
+        ch, cw = int(rng.integers(min(h, 240), h + 1)), int(rng.integers(min(w, 240), w + 1))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        image = Image.fromarray(photo[y : y + ch, x : x + cw])
+        scale = int(rng.integers(320, 641)) / max(image.size)
+        image = image.resize((max(64, int(image.size[0] * scale)), max(64, int(image.size[1] * scale))), Image.Resampling.BICUBIC)
+        image.save(directory / f"photo_{i:05d}.jpg", quality=90)
+
+
+def baseline_build(folder, out_path, size=64):
+    """The plain loop the issue compares against: one process, full decode, skimage Lab."""
+    import tensorflow as tf
+    from skimage.color import rgb2lab
+
+    from data_pipeline.features import encode_example
+
+    count = 0
+    with tf.io.TFRecordWriter(str(out_path)) as writer:
+        for path in sorted(folder.glob("*.jpg")):
+            image = Image.open(path).convert("RGB")
+            w, h = image.size
+            s = min(w, h)
+            box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+            rgb = np.asarray(image.resize((size, size), Image.Resampling.BICUBIC, box=box))
+            writer.write(encode_example(rgb2lab(rgb).astype(np.float32), path.name))
+            count += 1
+    return count
+
+
+def read_rate(iterator_factory, seconds, warmup_batches=5):
+    iterator = iterator_factory()
+    for _ in range(warmup_batches):
+        next(iterator)
+    examples, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        L, ab = next(iterator)[:2]
+        examples += int(L.shape[0])
+    return examples / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=600, help="JPEG photos in the build benchmark")
+    parser.add_argument("--read-seconds", type=float, default=8.0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from colorization.color import rgb_to_lab
+    from data_pipeline import iterate_numpy, read_shards, write_shards
+
+    rgb_to_lab(np.zeros((1, 1, 3), np.uint8))  # import/trace costs out of the timings
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "tensorflow": tf.__version__}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        folder = tmp / "jpegs"
+        make_jpeg_folder(folder, args.photos)
+
+        start = time.perf_counter()
+        n = baseline_build(folder, tmp / "baseline.tfrecord")
+        baseline_rate = n / (time.perf_counter() - start)
+
+        rates = {}
+        for executor in ("thread", "process"):
+            out = tmp / f"ours_{executor}"
+            start = time.perf_counter()
+            entry = write_shards(f"folder:{folder}", out, image_size=64, executor=executor, grey="keep")
+            rates[executor] = entry["num_examples"] / (time.perf_counter() - start)
+        ours = tmp / "ours_thread"
+        result["build"] = {
+            "photos": n,
+            "baseline_images_per_s": round(baseline_rate, 1),
+            "write_shards_thread_images_per_s": round(rates["thread"], 1),
+            "write_shards_process_images_per_s": round(rates["process"], 1),
+            "speedup_default_thread": round(rates["thread"] / baseline_rate, 2),
+            "speedup_best": round(max(rates.values()) / baseline_rate, 2),
+            "target_speedup": 3.0,
+        }
+
+        # (b) read: a 64x64 set of 4096+ examples from the sample photos (random crops).
+        reads = tmp / "reads"
+        write_shards("samples:train", reads, image_size=64, crops_per_image=456, grey="keep")
+        tf_rate = read_rate(
+            lambda: iter(read_shards(reads, args.batch_size, shuffle=True, repeat=True, flip=True)), args.read_seconds
+        )
+        np_rate = read_rate(
+            lambda: iterate_numpy(reads, args.batch_size, shuffle=True, repeat=True, flip=True), args.read_seconds / 2
+        )
+        result["read"] = {
+            "batch_size": args.batch_size,
+            "read_shards_examples_per_s": round(tf_rate),
+            "iterate_numpy_examples_per_s": round(np_rate),
+            "target_examples_per_s": 20000,
+        }
+
+        # (c) bytes on disk per example, shard framing and manifest-free.
+        entry = json.loads((ours / "manifest.json").read_text())["splits"]["train"]
+        per_example = sum(s["bytes"] for s in entry["shards"]) / entry["num_examples"]
+        onehot = 64 * 64 * 313 * 4
+        result["disk"] = {
+            "bytes_per_example": round(per_example, 1),
+            "report000_target_bytes_per_example": onehot,
+            "ratio": round(onehot / per_example, 1),
+            "target_ratio": 100,
+        }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
