@@ -1,0 +1,152 @@
+"""Callbacks for training colorization models: sample colourisations each epoch."""
+
+import os
+
+import keras
+import numpy as np
+
+from colorization.color import lab_to_rgb
+from colorization.layers import AnnealedMean
+from colorization.quantization import ZHANG_TEMPERATURE
+
+
+def _take_samples(samples, max_images):
+    """`(L, ab)` NumPy arrays of at most `max_images` images from arrays or an iterable of batches."""
+    if isinstance(samples, (tuple, list)) and len(samples) == 2 and len(getattr(samples[0], "shape", ())) == 4:
+        L, ab = (np.asarray(keras.ops.convert_to_numpy(t)) for t in samples)
+        return L[:max_images].astype("float32"), ab[:max_images].astype("float32")
+    Ls, abs_ = [], []
+    count = 0
+    for batch in samples:
+        L, ab = (np.asarray(keras.ops.convert_to_numpy(t)) for t in batch[:2])
+        Ls.append(L)
+        abs_.append(ab)
+        count += len(L)
+        if count >= max_images:
+            break
+    if not Ls:
+        raise ValueError("SampleColorizationLogger received no (L, ab) samples.")
+    return np.concatenate(Ls)[:max_images].astype("float32"), np.concatenate(abs_)[:max_images].astype("float32")
+
+
+class SampleColorizationLogger(keras.callbacks.Callback):
+    """Logs grey | prediction | truth grids of a few images at the end of epochs.
+
+    Regression outputs (last dimension 2) are ab; classification outputs (last
+    dimension Q) are decoded with the annealed mean at `temperature`. The
+    predicted ab is resized to the input size (bilinear) and combined with the
+    input L. Each logged epoch writes `output_dir/epoch_XXXX.png`, one row per
+    image; with `tensorboard_dir` and TensorFlow installed, the same grid is
+    written as an image summary `samples` (TensorBoard is skipped, with a
+    warning, when TensorFlow is absent). Works on every Keras backend.
+
+    Args:
+        samples: `(L, ab)` arrays shaped `(N, H, W, 1)` and `(N, H, W, 2)`, or an
+            iterable of such batches (e.g. a validation `tf.data.Dataset`).
+        output_dir: folder for the PNG files, or `None` for no PNG.
+        tensorboard_dir: folder for TensorBoard summaries, or `None`.
+        every_n_epochs: log every n-th epoch (and always the last).
+        max_images: at most this many images (rows).
+        temperature: annealed-mean temperature for classification outputs.
+        bins: `(Q, 2)` bin centres for classification outputs; `None` for
+            Zhang's 313.
+
+    Example:
+
+    >>> import numpy as np, tempfile
+    >>> from colorization.callbacks import SampleColorizationLogger
+    >>> L = np.full((2, 32, 32, 1), 50.0, "float32"); ab = np.zeros((2, 32, 32, 2), "float32")
+    >>> logger = SampleColorizationLogger((L, ab), output_dir=tempfile.mkdtemp())
+    >>> logger.grid(ab).shape  # 2 rows of grey | prediction | truth
+    (64, 96, 3)
+    """
+
+    def __init__(
+        self,
+        samples,
+        output_dir=None,
+        tensorboard_dir=None,
+        every_n_epochs=1,
+        max_images=4,
+        temperature=ZHANG_TEMPERATURE,
+        bins=None,
+    ):
+        super().__init__()
+        if output_dir is None and tensorboard_dir is None:
+            raise ValueError("SampleColorizationLogger needs an output_dir, a tensorboard_dir, or both.")
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be positive. Received: every_n_epochs={every_n_epochs}")
+        self.L, self.ab = _take_samples(samples, max_images)
+        if self.L.ndim != 4 or self.L.shape[-1] != 1 or self.ab.shape != self.L.shape[:-1] + (2,):
+            raise ValueError(
+                "samples must be L (N, H, W, 1) and ab (N, H, W, 2). "
+                f"Received: L shape {self.L.shape}, ab shape {self.ab.shape}"
+            )
+        self.output_dir = None if output_dir is None else os.fspath(output_dir)
+        self.tensorboard_dir = None if tensorboard_dir is None else os.fspath(tensorboard_dir)
+        self.every_n_epochs = int(every_n_epochs)
+        self.annealed_mean = AnnealedMean(temperature=temperature, bins=bins)
+        self.written = []
+        self._writer = None
+
+    def predict_ab(self):
+        """The model's ab for the samples, at their size, in Lab units."""
+        outputs = self.model(self.L, training=False)
+        if outputs.shape[-1] != 2:
+            outputs = self.annealed_mean(outputs)
+        height, width = self.L.shape[1:3]
+        if tuple(outputs.shape[1:3]) != (height, width):
+            outputs = keras.ops.image.resize(outputs, (height, width), interpolation="bilinear")
+        return np.asarray(keras.ops.convert_to_numpy(outputs), dtype="float32")
+
+    def grid(self, ab_pred):
+        """uint8 RGB grid, one row per image: grey | prediction | truth."""
+
+        def rgb(ab):
+            lab = np.concatenate([self.L, ab], axis=-1)
+            return np.asarray(keras.ops.convert_to_numpy(lab_to_rgb(lab)), dtype="float32")
+
+        grey, pred, true = rgb(np.zeros_like(self.ab)), rgb(ab_pred), rgb(self.ab)
+        rows = np.concatenate([grey, pred, true], axis=2)  # (N, H, 3W, 3)
+        grid = rows.reshape(-1, rows.shape[2], 3)
+        return np.clip(np.round(grid * 255.0), 0, 255).astype("uint8")
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params.get("epochs") if self.params else None
+        if (epoch + 1) % self.every_n_epochs and epoch + 1 != last:
+            return
+        image = self.grid(self.predict_ab())
+        if self.output_dir is not None:
+            from PIL import Image
+
+            os.makedirs(self.output_dir, exist_ok=True)
+            path = os.path.join(self.output_dir, f"epoch_{epoch + 1:04d}.png")
+            Image.fromarray(image).save(path)
+            self.written.append(path)
+        if self.tensorboard_dir is not None:
+            self._write_tensorboard(image, epoch + 1)
+
+    def _write_tensorboard(self, image, step):
+        try:
+            import tensorboard  # noqa: F401  (tf.summary needs it)
+            import tensorflow as tf
+        except ImportError:
+            import warnings
+
+            warnings.warn(
+                "TensorFlow and TensorBoard are needed for TensorBoard summaries: SampleColorizationLogger "
+                "writes PNG files only.",
+                stacklevel=2,
+            )
+            self.tensorboard_dir = None
+            return
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.tensorboard_dir)
+        with self._writer.as_default():
+            tf.summary.image("samples", image[None], step=step)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
