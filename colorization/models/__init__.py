@@ -8,3 +8,7 @@ from colorization.models.eccv16 import eccv16
 from colorization.models.resnet import resnet_colorizer
 from colorization.models.pix2pix import pix2pix_generator
 from colorization.models.autoencoder import resnet18_autoencoder
+from colorization.models.siggraph17 import siggraph17
+from colorization.models.koalarization import koalarization
+from colorization.models.coherent import coherent
+from colorization.models.eccv16_release import eccv16_release
