@@ -1,10 +1,11 @@
 """Every notebook source (jupytext percent format) runs in SMOKE mode, and its committed .ipynb matches it."""
 
 import os
+import pathlib
 
 import pytest
 
-from conftest import REPO_ROOT
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.py"))
 

@@ -1,8 +1,9 @@
 """The README's tour runs as written."""
 
+import pathlib
 import re
 
-from conftest import REPO_ROOT
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_readme_tour_runs(tmp_path, monkeypatch, capsys):
