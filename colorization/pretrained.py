@@ -132,6 +132,9 @@ def download(name, cache_dir=None, force=False):
     import keras
 
     release = _release(name)
+    if cache_dir is not None:
+        # keras.utils.get_file silently falls back to /tmp/.keras when the folder does not exist yet.
+        os.makedirs(os.path.expanduser(cache_dir), exist_ok=True)
     try:
         path = keras.utils.get_file(
             fname=release.filename,

@@ -1,0 +1,217 @@
+"""Conversion of Zhang et al.'s released PyTorch weights, checked against PyTorch twins of the networks.
+
+The released files cannot be downloaded here, so each network's twin
+(`tests/torch_twins.py`, the release's parameter names and shapes) gets
+random weights with a fixed seed; its state dict is saved, converted by
+`colorization.pretrained.load(name, path=...)`, and the Keras outputs must
+equal the twin's within 1e-4 ab units.
+"""
+
+import hashlib
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+torch = pytest.importorskip(
+    "torch", reason="PyTorch (the `pretrained` extra) reads the released weights and runs the twins"
+)
+
+from colorization import pretrained  # noqa: E402
+from colorization.inference import colorize  # noqa: E402
+from torch_twins import ECCV16Twin  # noqa: E402
+from torch_twins import SIGGRAPH17Twin  # noqa: E402
+from torch_twins import randomize  # noqa: E402
+
+ATOL = 1e-4
+TWINS = {"eccv16": ECCV16Twin, "siggraph17": SIGGRAPH17Twin}
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """Full-size twins with random weights and their saved state dicts: {name: (twin, path)}."""
+    folder = tmp_path_factory.mktemp("weights")
+    out = {}
+    for seed, (name, cls) in enumerate(TWINS.items()):
+        twin = randomize(cls(), seed=seed)
+        path = folder / f"{name}.pth"
+        torch.save(twin.state_dict(), path)
+        out[name] = (twin, path)
+    return out
+
+
+def nchw(x):
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(x).transpose(0, 3, 1, 2)))
+
+
+def nhwc(x):
+    return x.detach().numpy().transpose(0, 2, 3, 1)
+
+
+def keras_run(model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def test_twins_have_the_released_names_and_shapes(released):
+    # Facts of the release (authors' `colorizers` package): stage/index names and tensor shapes.
+    eccv = released["eccv16"][0].state_dict()
+    assert eccv["model1.0.weight"].shape == (64, 1, 3, 3)
+    assert eccv["model1.4.running_var"].shape == (64,)
+    assert eccv["model3.6.weight"].shape == (256,)  # BatchNorm after three [conv, ReLU] pairs
+    assert eccv["model5.0.weight"].shape == (512, 512, 3, 3)
+    assert eccv["model8.0.weight"].shape == (512, 256, 4, 4)  # ConvTranspose2d: (in, out, kh, kw)
+    assert eccv["model8.6.weight"].shape == (313, 256, 1, 1)
+    assert eccv["model_out.weight"].shape == (2, 313, 1, 1) and "model_out.bias" not in eccv
+    # The count of tests/core/test_eccv16.py (BatchNorm statistics included) plus the 313 x 2 projection.
+    assert sum(v.numel() for k, v in eccv.items() if "num_batches" not in k) == 32_240_377 + 313 * 2
+    sig = released["siggraph17"][0].state_dict()
+    assert sig["model1.0.weight"].shape == (64, 4, 3, 3)
+    assert sig["model8up.0.weight"].shape == (512, 256, 4, 4)
+    assert sig["model3short8.0.weight"].shape == (256, 256, 3, 3)
+    assert sig["model8.5.running_mean"].shape == (256,)
+    assert sig["model9.3.weight"].shape == (128,)
+    assert sig["model10up.0.weight"].shape == (128, 128, 4, 4)
+    assert sig["model1short10.0.weight"].shape == (128, 64, 3, 3)
+    assert sig["model_class.0.weight"].shape == (529, 256, 1, 1)
+    assert sig["model_out.0.weight"].shape == (2, 128, 1, 1)
+
+
+@pytest.mark.parametrize("name", ["eccv16", "siggraph17"])
+def test_converted_model_equals_the_pytorch_twin(name, released, rng):
+    twin, path = released[name]
+    model = pretrained.load(name, path=path, input_shape=(64, 64, 1))
+    L = rng.uniform(0, 100, (2, 64, 64, 1)).astype(np.float32)
+    with torch.no_grad():
+        expected = nhwc(twin(nchw(L)))
+    got = keras_run(model, L)
+    assert got.shape == (2, 64, 64, 2)
+    assert expected.std() > 1.0  # the comparison is of real colours, not of near-zeros
+    np.testing.assert_allclose(got, expected, atol=ATOL, rtol=0)
+
+
+def test_siggraph17_hints_and_class_branch_equal_the_twin(released, rng):
+    twin, path = released["siggraph17"]
+    model = pretrained.load("siggraph17", path=path, input_shape=(32, 32, 1), hints=True, class_output=True)
+    L = rng.uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
+    mask = (rng.uniform(size=(2, 32, 32, 1)) < 0.1).astype(np.float32)
+    ab = rng.uniform(-80, 80, (2, 32, 32, 2)).astype(np.float32) * mask
+    with torch.no_grad():
+        expected_ab, expected_classes = twin(nchw(L), nchw(ab), nchw(mask), return_classes=True)
+        without_hints = twin(nchw(L))
+    got_ab, got_classes = model([L, ab, mask], training=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got_ab), nhwc(expected_ab), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got_classes), nhwc(expected_classes), atol=1e-5)
+    assert np.abs(nhwc(expected_ab) - nhwc(without_hints)).max() > 1.0  # the hints matter
+
+
+@pytest.mark.parametrize(
+    "make_torch,kind,make_keras",
+    [
+        (lambda: torch.nn.Conv2d(3, 5, 3, stride=2, padding=1), "conv",
+         lambda: [keras.layers.ZeroPadding2D(1), keras.layers.Conv2D(5, 3, strides=2, name="target")]),
+        (lambda: torch.nn.Conv2d(3, 5, 3, padding=2, dilation=2), "conv",
+         lambda: [keras.layers.Conv2D(5, 3, padding="same", dilation_rate=2, name="target")]),
+        (lambda: torch.nn.ConvTranspose2d(3, 5, 4, stride=2, padding=1), "conv_transpose",
+         lambda: [keras.layers.Conv2DTranspose(5, 4, strides=2, padding="same", name="target")]),
+        (lambda: torch.nn.BatchNorm2d(3), "batch_norm",
+         lambda: [keras.layers.BatchNormalization(epsilon=1e-5, name="target")]),
+    ],
+    ids=["strided_conv", "dilated_conv", "transposed_conv", "batch_norm"],
+)
+def test_each_layer_type_converts(make_torch, kind, make_keras, rng):
+    torch.manual_seed(0)
+    layer = make_torch()
+    if kind == "batch_norm":
+        randomize(torch.nn.Sequential(layer))
+    layer.eval()
+    inputs = keras.Input((8, 8, 3))
+    x = inputs
+    for keras_layer in make_keras():
+        x = keras_layer(x)
+    model = keras.Model(inputs, x)
+    state = {f"layer.{k}": v.numpy() for k, v in layer.state_dict().items()}
+    pretrained.convert_state_dict(state, model, [("layer", "target", kind)])
+    data = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = nhwc(layer(nchw(data)))
+    np.testing.assert_allclose(keras_run(model, data), expected, atol=1e-5)
+
+
+def test_converted_model_round_trips_through_keras_file(released, rng, tmp_path):
+    model = pretrained.load("siggraph17", path=released["siggraph17"][1], input_shape=(None, None, 1))
+    model.save(tmp_path / "siggraph17.keras")
+    restored = keras.saving.load_model(tmp_path / "siggraph17.keras", safe_mode=True)
+    L = rng.uniform(0, 100, (1, 40, 56, 1)).astype(np.float32)
+    np.testing.assert_array_equal(keras_run(restored, L), keras_run(model, L))
+
+
+def test_colorize_gives_the_twins_picture(released, photo_rgb):
+    # At the model's own size colorize = Lab(original L, predicted ab) -> sRGB; computed here with scikit-image.
+    from skimage import color
+
+    twin, path = released["eccv16"]
+    photo = photo_rgb[:64, :64]
+    model = pretrained.load("eccv16", path=path, input_shape=(64, 64, 1))
+    L = color.rgb2lab(photo)[..., :1].astype(np.float32)
+    with torch.no_grad():
+        ab = nhwc(twin(nchw(L[None])))[0]
+    expected = np.round(np.clip(color.lab2rgb(np.concatenate([L, ab], -1)), 0, 1) * 255)
+    got = colorize(model, (photo * 255).round().astype(np.uint8))
+    assert np.abs(got.astype(int) - expected).max() <= 2
+
+
+def test_wrong_network_is_named(released):
+    with pytest.raises(ValueError, match=r"released siggraph17 network.*missing model8up\.0\.weight"):
+        pretrained.load("siggraph17", path=released["eccv16"][1], input_shape=(32, 32, 1))
+    with pytest.raises(ValueError, match="Unknown pretrained model 'nope'"):
+        pretrained.load("nope", path=released["eccv16"][1])
+    with pytest.raises(ValueError, match="Weights file not found"):
+        pretrained.load("eccv16", path="/nonexistent/eccv16.pth")
+
+
+def test_missing_torch_names_the_extra(released, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match=r"colorization\[pretrained\]"):
+        pretrained.load("eccv16", path=released["eccv16"][1])
+
+
+def _release_at(url, content):
+    return pretrained.Release(url=url, sha256_prefix=hashlib.sha256(content).hexdigest()[:8])
+
+
+def test_download_caches_and_verifies_the_checksum(tmp_path, monkeypatch):
+    source = tmp_path / "server" / "weights-abc.pth"
+    source.parent.mkdir()
+    source.write_bytes(b"released bytes")
+    release = _release_at(source.as_uri(), b"released bytes")
+    monkeypatch.setitem(pretrained.RELEASES, "eccv16", release)
+    cache = tmp_path / "cache"
+    path = pretrained.download("eccv16", cache_dir=str(cache))
+    assert path == cache / "models" / "weights-abc.pth"
+    assert path.read_bytes() == b"released bytes"
+    source.unlink()  # a second call is served by the cache
+    assert pretrained.download("eccv16", cache_dir=str(cache)) == path
+
+    source.write_bytes(b"tampered bytes")
+    monkeypatch.setitem(pretrained.RELEASES, "eccv16", pretrained.Release(source.as_uri(), release.sha256_prefix))
+    with pytest.raises(ValueError, match="Checksum mismatch.*expected a digest starting with"):
+        pretrained.download("eccv16", cache_dir=str(cache), force=True)
+    assert not path.exists()  # the bad file is not left in the cache
+
+
+def test_offline_without_a_local_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(
+        pretrained.RELEASES, "siggraph17", pretrained.Release("http://127.0.0.1:9/siggraph17-df00044c.pth", "df00044c")
+    )
+    with pytest.raises(OSError, match=r"Could not download.*127\.0\.0\.1.*path="):
+        pretrained.load("siggraph17", cache_dir=str(tmp_path))
+    assert not list(tmp_path.rglob("*.pth"))
+
+
+def test_release_table():
+    assert pretrained.available() == ["eccv16", "siggraph17"]
+    for release in pretrained.RELEASES.values():
+        # PyTorch hub convention: the file name carries the leading digits of its SHA-256.
+        assert release.filename.endswith(f"-{release.sha256_prefix}.pth")
+        assert release.url.startswith("https://")
