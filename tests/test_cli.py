@@ -94,3 +94,31 @@ def test_python_dash_m_colorize(tmp_path, inputs):
 def test_unknown_command_is_an_error(capsys):
     assert cli.main(["paint"]) != 0
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_evaluate_prints_table_and_writes_json(tmp_path, capsys):
+    data_pipeline = pytest.importorskip("data_pipeline")
+    shards = tmp_path / "shards"
+    data_pipeline.write_shards("samples:validation", shards, image_size=32, crops_per_image=2)
+    model = save_constant_model(tmp_path / "const.keras", ab=(10.0, 0.0), size=32)
+    target = tmp_path / "scores.json"
+    code = cli.main(["evaluate", "--model", str(model), "--data", str(shards), "--json", str(target)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "const" in printed and "grey baseline" in printed and str(target) in printed
+    results = json.loads(target.read_text())["results"]
+    # Independent AuC: the grey baseline's error is |ab|, the model's |ab - (10, 0)|.
+    ab = np.concatenate([np.asarray(b) for _, b in data_pipeline.read_shards(shards, 8, shuffle=False)])
+    for name, offset in (("grey baseline (ab = 0)", (0.0, 0.0)), ("const", (10.0, 0.0))):
+        error = np.sqrt(((ab - np.array(offset)) ** 2).sum(-1)).ravel()
+        cmf = [np.mean(error <= t) for t in range(151)]
+        expected = sum((cmf[t] + cmf[t + 1]) / 2 for t in range(150)) / 150
+        assert results[name]["auc"] == pytest.approx(expected, abs=1e-4)
+        assert results[name]["num_images"] == len(ab)
+        assert 0 <= results[name]["auc_rebalanced"] <= 1
+
+
+def test_evaluate_missing_data_folder(tmp_path, capsys):
+    model = save_constant_model(tmp_path / "m.keras")
+    assert cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "nowhere")]) == cli.EXIT_FATAL
+    assert "nowhere" in capsys.readouterr().err
