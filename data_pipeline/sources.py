@@ -17,6 +17,7 @@ import dataclasses
 import os
 import pathlib
 import re
+import threading
 
 import numpy as np
 
@@ -185,6 +186,9 @@ class SamplePhotos:
                 yield pid, path
 
 
+_TFDS_LOCK = threading.Lock()
+
+
 class TFDSImages:
     """Any TFDS image dataset by name and split, in its canonical order.
 
@@ -255,11 +259,12 @@ class TFDSImages:
         stop = min(stop, self.num_items)
         if start >= stop:
             return
-        ds = self.builder.as_dataset(
-            split=f"{self.split}[{start}:{stop}]",
-            shuffle_files=False,
-            read_config=tfds.ReadConfig(add_tfds_id=True, try_autocache=False),
-        )
+        with _TFDS_LOCK:  # dataset construction is serialised (tfds.testing.mock_data patches globals)
+            ds = self.builder.as_dataset(
+                split=f"{self.split}[{start}:{stop}]",
+                shuffle_files=False,
+                read_config=tfds.ReadConfig(add_tfds_id=True, try_autocache=False),
+            )
         for record in tfds.as_numpy(ds.take(stop - start)):
             tfds_id = record.get("tfds_id", b"")
             item_id = tfds_id.decode("utf-8") if isinstance(tfds_id, bytes) else str(tfds_id)
