@@ -298,10 +298,18 @@ class Pix2Pix(keras.Model):
     ...               patchgan_discriminator((32, 32, 1), base_filters=4))
     >>> gan.compile()  # Adam(2e-4, beta_1=0.5) for both, as Isola et al.
     >>> L = np.random.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
-    >>> ab = np.random.uniform(-50, 50, (2, 32, 32, 2)).astype("float32")
-    >>> history = gan.fit(L, ab, epochs=1, verbose=0)
-    >>> sorted(history.history)
-    ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_gan_loss', 'g_l1_loss', 'g_loss']
+    >>> tuple(gan.predict(L, verbose=0).shape)  # the generator's ab
+    (2, 32, 32, 2)
+
+    Training, on the TensorFlow backend (`dataset` yields `(L, ab)` batches):
+
+    ```python
+    history = gan.fit(dataset, epochs=20)
+    sorted(history.history)
+    # ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_gan_loss', 'g_l1_loss', 'g_loss']
+    ```
+
+    `colorize` and `metrics.evaluate` take the functional `gan.generator`.
     """
 
     def __init__(self, generator, discriminator, l1_weight=PIX2PIX_L1_WEIGHT, target_scale=AB_SCALE, **kwargs):
