@@ -36,6 +36,7 @@ notebooks: $(STAMP)
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"
 	$(PY) benchmarks/color.py
+	$(PY) benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache
