@@ -8,8 +8,9 @@ code: 4x4 convolutions of stride 2, weights drawn from N(0, 0.02), no
 BatchNorm on the first encoder layer nor on the innermost one (at 1x1
 resolution BatchNorm would zero a batch of one), no bias in the encoder's
 convolutions (the authors' code ties biases to the normalisation type, not
-to the layer) nor in the discriminator's normalised ones, dropout 0.5 in the first three decoder blocks, and a
-transposed convolution with a bias and tanh as the output layer.
+to the layer) nor in the discriminator's normalised ones, dropout 0.5 in the
+first three decoder blocks, and a transposed convolution with a bias and tanh
+as the output layer.
 
 With these choices the 256x256 RGB->RGB configuration
 (`pix2pix_generator((256, 256, 3), num_downsamples=8, output_channels=3)`)
@@ -17,8 +18,8 @@ has 54,413,955 trainable parameters and the 70x70 PatchGAN
 (`patchgan_discriminator((256, 256, 3), target_channels=3)`) 2,768,705,
 the counts the authors' code prints (54.414 M, 2.769 M); the TensorFlow
 pix2pix tutorial's variant (BatchNorm on the innermost layer, a bias-free
-first discriminator layer) has 54.43 M and 2.77 M with BatchNorm statistics. Keras's
-`count_params()` also counts BatchNorm's moving statistics.
+first discriminator layer) has 54.43 M and 2.77 M counting BatchNorm's
+moving statistics, which Keras's `count_params()` includes.
 """
 
 import keras
@@ -289,6 +290,7 @@ class Pix2Pix(keras.Model):
             `patchgan_discriminator()`.
         l1_weight: lambda (100).
         target_scale: divides the L1 term: 110 (`AB_SCALE`) for ab.
+        name: model name.
 
     Example:
 
@@ -312,8 +314,10 @@ class Pix2Pix(keras.Model):
     `colorize` and `metrics.evaluate` take the functional `gan.generator`.
     """
 
-    def __init__(self, generator, discriminator, l1_weight=PIX2PIX_L1_WEIGHT, target_scale=AB_SCALE, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self, generator, discriminator, l1_weight=PIX2PIX_L1_WEIGHT, target_scale=AB_SCALE, name="pix2pix", **kwargs
+    ):
+        super().__init__(name=name, **kwargs)
         if not float(l1_weight) >= 0:
             raise ValueError(f"`l1_weight` must be non-negative. Received: l1_weight={l1_weight}")
         if not float(target_scale) > 0:
