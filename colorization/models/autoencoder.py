@@ -229,14 +229,17 @@ class ResNet18Autoencoder(keras.Model):
     three times conv3x3 - BN - ReLU - nearest-neighbour 2x upsampling with
     `decoder_filters` channels, then a 3x3 convolution to the colour and a tanh
     scaled to Lab units (ab = 110 tanh) or RGB in [0, 1]. Train with MSE.
+    With the defaults (128x128, ab) the autoencoder has 917,442 trainable
+    parameters (676,800 in the encoder) and the VAE 950,466.
 
     `variational=False` is what report 004 describes (it calls it a VAE).
     `variational=True` adds 1x1 convolutions to a Gaussian posterior
     (`latent_channels` per position of the H/8 x W/8 grid), a reparameterised
     `GaussianSampling` layer and the KL term
     `beta * KL / (H * W * output_channels)`, added to the loss through
-    `add_loss` and logged as the metric `kl_loss` (the logged `loss` includes
-    it). With MSE in Lab units, `beta = 2 sigma^2` makes the total the
+    `add_loss` and logged as the metric `kl_loss` (the sum of the model's
+    `add_loss` terms, of which the KL is the only one; the logged `loss`
+    includes it). With MSE in Lab units, `beta = 2 sigma^2` makes the total the
     negative evidence lower bound per output value of a Gaussian decoder with
     noise sigma (Lab units). Inference uses the posterior mean.
 

@@ -7,6 +7,7 @@ import pytest
 from colorization.models import resnet_colorizer
 from colorization.models.resnet import AB_SCALE
 from colorization.models.resnet import apply_basic_block
+from colorization.models.resnet import apply_conv_bn
 from colorization.models.resnet import apply_bottleneck_block
 from colorization.models.resnet import apply_l_normalization
 
@@ -99,3 +100,22 @@ def test_fit_step_and_keras_round_trip(tmp_path, rng):
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         resnet_colorizer(**kwargs)
+
+
+@pytest.mark.core
+def test_strided_convolution_pads_symmetrically_like_pytorch(rng):
+    # A stride-2 3x3 convolution padded one pixel on every side (PyTorch's padding=1),
+    # computed by hand; Keras's "same" would pad only the bottom/right of an even input.
+    inputs = keras.Input((6, 6, 1))
+    model = keras.Model(inputs, apply_conv_bn(inputs, 1, 3, strides=2, activation=None, name="c"))
+    kernel = rng.normal(size=(3, 3, 1, 1)).astype("float32")
+    model.get_layer("c").set_weights([kernel])
+    bn = model.get_layer("c_bn")
+    bn.set_weights([np.ones(1), np.zeros(1), np.zeros(1), np.ones(1) - bn.epsilon])
+    x = rng.normal(size=(1, 6, 6, 1)).astype("float32")
+    padded = np.pad(x[0, :, :, 0], 1)
+    expected = np.array(
+        [[np.sum(padded[i : i + 3, j : j + 3] * kernel[:, :, 0, 0]) for j in range(0, 6, 2)] for i in range(0, 6, 2)]
+    )
+    out = keras.ops.convert_to_numpy(model(x, training=False))[0, :, :, 0]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
