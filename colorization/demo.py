@@ -32,6 +32,14 @@ training finished with the same settings is loaded instead of retrained, and
 an interrupted training continues from its last finished epoch
 (`keras.callbacks.BackupAndRestore`).
 
+What to expect: nine training photographs and a few minutes of CPU teach the
+models colour statistics, not semantics. The regression model gives the
+muted, sepia-like colour the report describes (section 3.4); the rebalanced
+classification model gives bolder colour, often with a cast from the
+training photos (much blue sky, uniform and space): more colourful, lower
+AuC -- report 000's section 5.5 finding in miniature. A real model needs
+the notebooks' full settings on a GPU.
+
 The demo is sized to finish in about 5-8 minutes on 2 CPU cores; `--fast`
 shrinks it to about a minute (a smoke test of the whole path, not a trained
 model).
