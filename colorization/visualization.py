@@ -83,7 +83,7 @@ def activation_maps(model, L, layers=None, kernels=None, seed=0):
         raise ValueError(f"activation_maps: {error}") from None
     if kernels is not None and len(kernels) != len(layers):
         raise ValueError(f"Give one kernel per layer: {len(layers)} layers, {len(kernels)} kernels.")
-    probe = keras.Model(model.inputs, outputs)
+    probe = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outputs)
     values = probe(L, training=False)
     values = [values] if len(layers) == 1 else values
     rng = np.random.default_rng(seed)

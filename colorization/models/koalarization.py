@@ -259,6 +259,7 @@ def koalarization(
     batch_norm=True,
     width=64,
     ab_scale=128.0,
+    head="regression",
     name="koalarization",
 ):
     """Deep Koalarization with report 001's BatchNorm, as a functional `keras.Model`.
@@ -303,6 +304,8 @@ def koalarization(
         batch_norm: BatchNormalization after every ReLU convolution (report 001).
         width: channels of the first convolution; every count scales by `width / 64`.
         ab_scale: the tanh output is multiplied by this to give ab in Lab units.
+        head: only `"regression"` (the network regresses ab; the argument lets
+            `colorization.recipes.Recipe.build_model` build it like the others).
         name: the model name.
 
     Returns:
@@ -317,6 +320,8 @@ def koalarization(
     (None, 32, 32, 2)
     """
     input_shape = tuple(input_shape)
+    if head != "regression":
+        raise ValueError(f"koalarization is a regression network (MSE on ab). Received: head={head!r}")
     if len(input_shape) != 3 or input_shape[-1] != 1:
         raise ValueError(f"koalarization takes L shaped (H, W, 1). Received: input_shape={input_shape}")
     if any(side is None or side % 8 for side in input_shape[:2]):
