@@ -25,6 +25,8 @@ setup(
         "scikit-image>=0.22",
         "numpy>=1.26",
         "matplotlib>=3.8",
+        # Sample colourisations in TensorBoard (colorization.callbacks).
+        "tensorboard>=2.16",
         "pillow>=10",
         # scikit-learn ships two of the bundled sample photographs (china, flower).
         "scikit-learn>=1.4",
