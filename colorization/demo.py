@@ -117,10 +117,15 @@ class _EpochLog:
         import keras
 
         class EpochLog(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch_start = time.time()
+
             def on_epoch_end(self, epoch, logs=None):
                 loss = (logs or {}).get("loss")
                 loss_text = "" if loss is None else f" loss {loss:.4f}"
-                clock(f"  {name}: epoch {epoch + 1}/{epochs}{loss_text}")
+                left = (epochs - epoch - 1) * (time.time() - self.epoch_start)
+                eta = f", about {left:.0f}s left for this model" if epoch + 1 < epochs else ""
+                clock(f"  {name}: epoch {epoch + 1}/{epochs}{loss_text}{eta}")
 
         return EpochLog()
 
