@@ -10,6 +10,7 @@ layer.
 """
 
 import keras
+import numpy as np
 
 from colorization.models.registry import register_model
 from colorization.models.unet import HEADS
@@ -28,6 +29,8 @@ BLOCKS = (
 )
 CONV8_CHANNELS = 256
 REFERENCE_WIDTH = 64
+ECCV16_HEADS = HEADS + ("release",)
+CAFFE_LOGIT_SCALE = 2.606
 
 
 def _channels(channels, width):
@@ -58,6 +61,7 @@ def eccv16(
     ab_scale=110.0,
     batch_norm_epsilon=1e-5,
     name=None,
+    logit_scale=1.0,
 ):
     """Zhang et al.'s ECCV 2016 colorization network as a functional `keras.Model`.
 
@@ -100,23 +104,41 @@ def eccv16(
     Input: L in [0, 100], normalised as `(L - 50) / 100` (the PyTorch port's
     normalisation; the Caffe model subtracted 50 only).
 
-    Not implemented here, left for a later option so that the released weights
-    can be loaded layer for layer: the Caffe model's BatchNorm without scale
-    and offset, its logit scale of 2.606 before the softmax (`conv8_313_rh`)
-    and its 1x1 projection of the (annealed) distribution onto ab with x110
-    output scaling (`class8_ab`), which this library does with
-    `colorization.layers.AnnealedMean` instead.
+    `head="release"`: the end of the authors' released model, so that
+    `colorization.pretrained.load("eccv16")` copies the released PyTorch
+    weights layer for layer and `colorize` gives the release's pictures. The
+    blocks above are already the release's (every convolution with a bias,
+    BatchNormalization with scale and offset after the last ReLU of blocks
+    1-7, `(L - 50) / 100`); after `conv8_313` come `conv8_313_rh` (logits
+    times `logit_scale`), softmax (`probabilities`), `class8_ab` (a 1x1
+    convolution WITHOUT bias from the Q probabilities to 2 channels: the
+    expectation of the bin centres / `ab_scale`; not trainable, initialised
+    from the quantizer's bins and overwritten by the released matrix
+    `model_out.weight` on loading), `upsample_ab` (bilinear x4, half-pixel
+    centres like PyTorch's `align_corners=False`) and `ab` (times
+    `ab_scale` = 110). Output: ab `(B, H, W, 2)` at the input's resolution.
+    The Caffe original multiplies the logits by 2.606 (about 1 / 0.38) before
+    its softmax, which makes the projection the annealed mean at T = 0.38
+    (Zhang et al. eq. 5: softmax(logits / T) is the re-tempered
+    distribution). The released PyTorch forward pass applies no scale there,
+    so the PyTorch weights load with `logit_scale=1.0` (the default); use
+    `logit_scale=2.606` (`CAFFE_LOGIT_SCALE`) with weights from the Caffe
+    model. The Caffe model's BatchNorm has no scale and offset (gamma 1,
+    beta 0 represent it exactly).
 
     Args:
         input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
-        head: `"classification"` (output `(B, H/4, W/4, Q)` probabilities) or
-            `"regression"` (output `(B, H, W, 2)` ab in Lab units).
+        head: `"classification"` (output `(B, H/4, W/4, Q)` probabilities),
+            `"regression"` (output `(B, H, W, 2)` ab in Lab units) or
+            `"release"` (the released model's end; output ab `(B, H, W, 2)`).
         width: channels of block 1; 64 is Zhang's network.
         num_bins: Q for the classification head (313 by default).
         quantizer: an `ABQuantizer` whose `num_bins` sets Q instead.
-        ab_scale: the regression head's output scale.
+        ab_scale: the regression and release heads' ab scale.
         batch_norm_epsilon: epsilon of every BatchNormalization.
-        name: the model name; `"eccv16_classification"` or `"eccv16_regression"`.
+        name: the model name; `"eccv16_classification"`, `"eccv16_regression"`
+            or `"eccv16_release"`.
+        logit_scale: the release head's factor on the logits before the softmax.
 
     Returns:
         A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100].
@@ -130,11 +152,17 @@ def eccv16(
     (None, 16, 16, 313)
     >>> eccv16(input_shape=(64, 64, 1), width=8, head="regression").output_shape
     (None, 64, 64, 2)
+    >>> eccv16(input_shape=(64, 64, 1), width=8, head="release").output_shape
+    (None, 64, 64, 2)
     """
     input_shape = tuple(input_shape)
     _validate_input_shape(input_shape, levels=3, name="eccv16")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}. Received: head={head!r}")
+    if head not in ECCV16_HEADS:
+        raise ValueError(f"head must be one of {ECCV16_HEADS}. Received: head={head!r}")
+    if head == "release" and not (logit_scale > 0 and ab_scale > 0):
+        raise ValueError(
+            f"logit_scale and ab_scale must be positive. Received: logit_scale={logit_scale}, ab_scale={ab_scale}"
+        )
     if width < 1 or int(width) != width:
         raise ValueError(f"width must be a positive integer. Received: width={width}")
 
@@ -152,8 +180,35 @@ def eccv16(
         q = _num_bins(num_bins, quantizer)
         x = keras.layers.Conv2D(q, 1, name="conv8_313")(x)
         outputs = keras.layers.Softmax(name="probabilities", dtype="float32")(x)
+    elif head == "release":
+        bins = _release_bins(num_bins, quantizer)
+        x = keras.layers.Conv2D(len(bins), 1, name="conv8_313")(x)
+        x = keras.layers.Rescaling(scale=float(logit_scale), name="conv8_313_rh")(x)
+        x = keras.layers.Softmax(name="probabilities")(x)
+        projection = keras.layers.Conv2D(2, 1, use_bias=False, trainable=False, name="class8_ab")
+        x = projection(x)
+        x = keras.layers.UpSampling2D(4, interpolation="bilinear", name="upsample_ab")(x)
+        outputs = keras.layers.Rescaling(scale=float(ab_scale), name="ab", dtype="float32")(x)
+        model = keras.Model(inputs, outputs, name=name or "eccv16_release")
+        projection.set_weights([(bins / float(ab_scale)).reshape(1, 1, len(bins), 2).astype("float32")])
+        return model
     else:
         x = keras.layers.Conv2D(2, 1, name="conv8_ab")(x)
         x = keras.layers.Rescaling(scale=float(ab_scale), name="ab_unnormalize")(x)
         outputs = keras.layers.UpSampling2D(4, interpolation="bilinear", name="ab", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name or f"eccv16_{head}")
+
+
+def _release_bins(num_bins, quantizer):
+    """The (Q, 2) bin centres the release head's projection starts from."""
+    if quantizer is not None:
+        bins = np.asarray(quantizer.bins, dtype="float32")
+    else:
+        from colorization.quantization import default_ab_bins
+
+        bins = default_ab_bins()
+    if num_bins is not None and int(num_bins) != len(bins):
+        raise ValueError(
+            f"The release head projects onto the quantizer's {len(bins)} bins; received num_bins={num_bins}."
+        )
+    return bins

@@ -57,8 +57,8 @@ class ZeroHints(keras.layers.Layer):
 
     >>> import numpy as np
     >>> from colorization.models.siggraph17 import ZeroHints
-    >>> ZeroHints()(np.ones((1, 4, 4, 1), "float32")).shape
-    TensorShape([1, 4, 4, 3])
+    >>> tuple(ZeroHints()(np.ones((1, 4, 4, 1), "float32")).shape)
+    (1, 4, 4, 3)
     """
 
     def call(self, inputs):

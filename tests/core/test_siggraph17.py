@@ -132,5 +132,5 @@ def test_release_ecc16_logit_scale_anneals_the_distribution(reference_bins):
     expected = (1 - w) * reference_bins[100] + w * reference_bins[250]
     out = run(model, np.full((1, 32, 32, 1), 50.0, np.float32))
     np.testing.assert_allclose(out[0, 5, 5], expected, atol=1e-3)
-    with pytest.raises(ValueError, match="logit_scale must be positive"):
+    with pytest.raises(ValueError, match="logit_scale and ab_scale must be positive"):
         eccv16_release(logit_scale=0)
