@@ -5,10 +5,12 @@
     python -m colorization demo [--out outputs/demo] [--epochs N] [--fast]
 
 `colorize` is also installed as its own console script (`colorize IN... -o
-OUTDIR --model MODEL.keras`). Every input is attempted: a missing or
-unreadable file is reported on stderr by name and the others are still
-written; the exit code is 1 when any input failed, 2 when nothing could run
-(a model that cannot be loaded or is not a colorizer).
+OUTDIR --model MODEL.keras`, or `--pretrained eccv16|siggraph17` for Zhang et
+al.'s released weights, downloaded once or read from `--weights FILE.pth`).
+Every input is attempted: a missing or unreadable file is reported on stderr
+by name and the others are still written; the exit code is 1 when any input
+failed, 2 when nothing could run (a model that cannot be loaded or is not a
+colorizer).
 """
 
 import argparse
@@ -50,6 +52,16 @@ def load_model(path):
     except ValueError as error:
         raise ValueError(f"incompatible model {path}: {error}") from None
     return model
+
+
+def load_pretrained(name, weights=None):
+    """Zhang et al.'s released `name` model (downloaded, or read from `weights`); errors as ValueError."""
+    from colorization import pretrained
+
+    try:
+        return pretrained.load(name, path=weights)
+    except (OSError, ImportError) as error:
+        raise ValueError(str(error)) from None
 
 
 def read_image(path):
@@ -94,7 +106,12 @@ def _colorize_parser(prog):
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files (PNG, JPEG, ...)")
     parser.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="OUTDIR",
                         help="folder for the colorized PNGs (created if needed)")
-    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="a trained colorization model")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", metavar="MODEL.keras", help="a trained colorization model")
+    source.add_argument("--pretrained", choices=("eccv16", "siggraph17"),
+                        help="Zhang et al.'s released weights (downloaded once; needs PyTorch: the `pretrained` extra)")
+    parser.add_argument("--weights", metavar="FILE.pth",
+                        help="with --pretrained: a local copy of the released weights file instead of downloading")
     parser.add_argument("--temperature", type=float, default=0.38,
                         help="annealed-mean temperature for classification models (default 0.38)")
     return parser
@@ -108,8 +125,11 @@ def colorize_command(args):
     if not args.temperature > 0:
         _error(f"--temperature must be > 0; received {args.temperature}")
         return EXIT_FATAL
+    if args.weights and not args.pretrained:
+        _error("--weights goes with --pretrained eccv16|siggraph17")
+        return EXIT_FATAL
     try:
-        model = load_model(args.model)
+        model = load_pretrained(args.pretrained, args.weights) if args.pretrained else load_model(args.model)
     except ValueError as error:
         _error(str(error))
         return EXIT_FATAL
@@ -227,7 +247,7 @@ def evaluate_command(args):
 
 
 def colorize_main(argv=None):
-    """Console script `colorize IN... -o OUTDIR --model MODEL.keras`."""
+    """Console script `colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained NAME)`."""
     _quiet_tensorflow()
     args = _colorize_parser("colorize").parse_args(argv)
     return colorize_command(args)
@@ -241,7 +261,8 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(
             "usage: python -m colorization {colorize,evaluate,demo} ...\n\n"
-            "  colorize IN... -o OUTDIR --model MODEL.keras [--temperature T]\n"
+            "  colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained eccv16|siggraph17 [--weights FILE.pth])\n"
+            "           [--temperature T]\n"
             "  evaluate --model MODEL.keras --data DIR [--json FILE]\n"
             "  demo [--out outputs/demo] [--epochs N] [--fast]",
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,

@@ -215,3 +215,29 @@ def test_release_table():
         # PyTorch hub convention: the file name carries the leading digits of its SHA-256.
         assert release.filename.endswith(f"-{release.sha256_prefix}.pth")
         assert release.url.startswith("https://")
+
+
+def test_cli_colorizes_with_released_weights(released, photo_rgb, tmp_path, capsys):
+    from PIL import Image
+
+    from colorization.cli import colorize_main
+
+    photo = (photo_rgb[:48, :64] * 255).round().astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    path = released["siggraph17"][1]
+    code = colorize_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"),
+                          "--pretrained", "siggraph17", "--weights", str(path)])
+    assert code == 0, capsys.readouterr().err
+    written = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
+    np.testing.assert_array_equal(written, colorize(pretrained.load("siggraph17", path=path), photo))
+
+
+def test_cli_offline_without_weights_fails_clearly(tmp_path, monkeypatch, capsys):
+    from colorization.cli import colorize_main
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setitem(pretrained.RELEASES, "eccv16", pretrained.Release("http://127.0.0.1:9/e-9b330a0b.pth", "9b330a0b"))
+    code = colorize_main(["photo.png", "-o", str(tmp_path / "out"), "--pretrained", "eccv16"])
+    assert code == 2
+    assert "Could not download the released eccv16 weights" in capsys.readouterr().err
+    assert colorize_main(["photo.png", "-o", str(tmp_path), "--model", "m.keras", "--weights", "w.pth"]) == 2
