@@ -41,9 +41,12 @@ setup(
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",
+            # PyTorch twins of the released networks verify the weight conversion.
+            "torch>=2.2",
         ],
         "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],
         "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        "pretrained": ["torch>=2.2"],
         "benchmarks": ["scikit-learn>=1.4", "torch>=2.2"],
     },
     entry_points={

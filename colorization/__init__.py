@@ -11,6 +11,7 @@ from colorization import layers
 from colorization import losses
 from colorization import metrics
 from colorization import models
+from colorization import pretrained
 from colorization import quantization
 from colorization.color import lab_to_rgb
 from colorization.color import rgb_to_lab
