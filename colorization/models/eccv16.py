@@ -183,11 +183,12 @@ def eccv16(
     elif head == "release":
         bins = _release_bins(num_bins, quantizer)
         x = keras.layers.Conv2D(len(bins), 1, name="conv8_313")(x)
-        x = keras.layers.Rescaling(scale=float(logit_scale), name="conv8_313_rh")(x)
-        x = keras.layers.Softmax(name="probabilities")(x)
-        projection = keras.layers.Conv2D(2, 1, use_bias=False, trainable=False, name="class8_ab")
+        # From the logits on, float32 also under a mixed-precision policy: softmax, projection, output.
+        x = keras.layers.Rescaling(scale=float(logit_scale), name="conv8_313_rh", dtype="float32")(x)
+        x = keras.layers.Softmax(name="probabilities", dtype="float32")(x)
+        projection = keras.layers.Conv2D(2, 1, use_bias=False, trainable=False, name="class8_ab", dtype="float32")
         x = projection(x)
-        x = keras.layers.UpSampling2D(4, interpolation="bilinear", name="upsample_ab")(x)
+        x = keras.layers.UpSampling2D(4, interpolation="bilinear", name="upsample_ab", dtype="float32")(x)
         outputs = keras.layers.Rescaling(scale=float(ab_scale), name="ab", dtype="float32")(x)
         model = keras.Model(inputs, outputs, name=name or "eccv16_release")
         projection.set_weights([(bins / float(ab_scale)).reshape(1, 1, len(bins), 2).astype("float32")])

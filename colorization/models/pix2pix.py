@@ -257,6 +257,8 @@ def patchgan_discriminator(
         x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"conv{i + 1}_bn")(x)
         x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"conv{i + 1}_lrelu")(x)
     logits = conv(x, 1, 1, True, "logits")
+    # float32 logits (also under a mixed-precision policy), so the BCE terms are computed in float32.
+    logits = keras.layers.Activation("linear", name="logits_float32", dtype="float32")(logits)
     return keras.Model([condition, target], logits, name=name)
 
 
@@ -359,6 +361,10 @@ class Pix2Pix(keras.Model):
                 object from `g_optimizer`.
             **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`);
                 `loss` and `optimizer` are not accepted, the losses are fixed.
+
+        Under a "mixed_float16" policy each optimizer is wrapped in a
+        `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling), as
+        `keras.Model.compile` does for a single optimizer.
         """
         for key in ("loss", "optimizer", "metrics"):
             if key in kwargs:
@@ -370,6 +376,11 @@ class Pix2Pix(keras.Model):
         d_optimizer = self._make_optimizer(d_optimizer)
         if g_optimizer is d_optimizer:
             raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects.")
+        if self.generator.dtype_policy.name == "mixed_float16" or self.discriminator.dtype_policy.name == "mixed_float16":
+            g_optimizer, d_optimizer = (
+                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
+                for opt in (g_optimizer, d_optimizer)
+            )
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.g_optimizer.build(self.generator.trainable_variables)
@@ -430,14 +441,20 @@ class Pix2Pix(keras.Model):
                     real_logits = self.discriminator([L, ab], training=True)
                     fake_logits = self.discriminator([L, ops.stop_gradient(fake)], training=True)
                     d_loss, d_real, d_fake = discriminator_loss(real_logits, fake_logits)
+                    # scale_loss is the identity except under loss scaling (mixed_float16), where
+                    # apply_gradients unscales the gradients and skips a step that overflowed.
+                    d_scaled = self.d_optimizer.scale_loss(d_loss)
                 d_vars = self.discriminator.trainable_variables
-                self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+                d_grads = d_tape.gradient(d_scaled, d_vars)
+                self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
             fake_logits = self.discriminator([L, fake], training=True)
             g_gan = generator_adversarial_loss(fake_logits)
             g_l1 = scaled_l1(ab, fake, self.target_scale)
             g_loss = g_gan + self.l1_weight * g_l1
+            g_scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         return self._logs(
             {
                 "g_loss": g_loss,

@@ -64,10 +64,11 @@ def apply_color_head(x, output_channels=2, name="color"):
         The colour tensor.
     """
     _check_output_channels(output_channels)
-    x = keras.layers.Activation("tanh", name=f"{name}_tanh")(x)
+    # float32 head: under a mixed-precision policy the colour is computed and returned in float32.
+    x = keras.layers.Activation("tanh", name=f"{name}_tanh", dtype="float32")(x)
     if output_channels == 2:
-        return keras.layers.Rescaling(scale=AB_SCALE, name=f"{name}_ab")(x)
-    return keras.layers.Rescaling(scale=0.5, offset=0.5, name=f"{name}_rgb")(x)
+        return keras.layers.Rescaling(scale=AB_SCALE, name=f"{name}_ab", dtype="float32")(x)
+    return keras.layers.Rescaling(scale=0.5, offset=0.5, name=f"{name}_rgb", dtype="float32")(x)
 
 
 def _check_output_channels(output_channels):
