@@ -6,6 +6,8 @@ Examples::
     python -m data_pipeline build --source tfds:cifar10 --split train --out data/cifar10 --size 32
     python -m data_pipeline build --source folder:~/photos --out data/photos --size 256 --prior
     python -m data_pipeline build --source npy:gray_scale.npy,ab1.npy,ab2.npy,ab3.npy --out data/kaggle --size 224
+    python -m data_pipeline build --runner beam --source folder:/mnt/photos --out /mnt/shards --size 256 \
+        -- --runner=DirectRunner --direct_num_workers=4   (arguments after -- are Beam pipeline options)
     python -m data_pipeline inspect data/samples
 """
 
@@ -36,6 +38,10 @@ def _parser():
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--workers", type=int, default=None)
     build.add_argument("--executor", choices=["thread", "process"], default="thread")
+    build.add_argument(
+        "--runner", choices=["local", "beam"], default="local",
+        help="local (threads or processes, default) or beam (Apache Beam; pipeline options go after --)",
+    )
     build.add_argument("--overwrite", action="store_true", help="replace an existing build of this split made with other settings")
     build.add_argument("--prior", action="store_true", help="compute the ab prior after building")
     build.add_argument("--data-dir", default=None, help="TFDS data_dir")
@@ -52,13 +58,10 @@ def _parser():
     return parser
 
 
-def _build(args):
+def _build(args, beam_args=()):
     from data_pipeline.prior import compute_prior
-    from data_pipeline.writer import write_shards
 
-    entry = write_shards(
-        args.source,
-        args.out,
+    settings = dict(
         image_size=args.size,
         examples_per_shard=args.examples_per_shard,
         split=args.split,
@@ -69,13 +72,22 @@ def _build(args):
         allow_upscale=args.allow_upscale,
         compression=args.compression,
         seed=args.seed,
-        workers=args.workers,
-        executor=args.executor,
         overwrite=args.overwrite,
-        progress=not args.quiet,
         data_dir=args.data_dir,
         download=not args.no_download,
     )
+    if args.runner == "beam":
+        from data_pipeline.beam import write_shards_beam
+
+        entry = write_shards_beam(args.source, args.out, pipeline_args=list(beam_args), **settings)
+    else:
+        from data_pipeline.writer import write_shards
+
+        if beam_args:
+            raise ValueError(f"arguments after -- are Beam pipeline options; pass --runner beam. Received: {list(beam_args)}")
+        entry = write_shards(
+            args.source, args.out, workers=args.workers, executor=args.executor, progress=not args.quiet, **settings
+        )
     split = entry["shards"][0]["file"].rsplit("-", 3)[0] if entry["shards"] else args.split
     if args.prior:
         compute_prior(args.out, split=split)
@@ -157,9 +169,15 @@ def _inspect(args):
 
 def main(argv=None):
     """Entry point of `python -m data_pipeline` (console script `colorization-data`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = []
+    if "--" in argv:  # build --runner beam ... -- <Beam pipeline options>
+        argv, extra = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = _parser().parse_args(argv)
+    if extra and args.command != "build":
+        raise SystemExit("error: arguments after -- (Beam pipeline options) are only accepted by build --runner beam.")
     try:
-        return _build(args) if args.command == "build" else _inspect(args)
-    except (FileNotFoundError, PermissionError, ValueError, RuntimeError) as error:
+        return _build(args, extra) if args.command == "build" else _inspect(args)
+    except (FileNotFoundError, PermissionError, ValueError, RuntimeError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
