@@ -126,9 +126,9 @@ def test_gradient_magnitude_rebalancing_against_numpy(rng):
     model = coherent((16, 16, 1), coherence_rebalancing=rebalancing, **TINY)
     prediction = rng.normal(0, 10, ab.shape).astype("float32")
     delta = ab - prediction
-    per_pixel = np.sqrt(
-        ((delta[:, :-1, 1:] - delta[:, :-1, :-1]) ** 2).sum(-1) + ((delta[:, 1:, :-1] - delta[:, :-1, :-1]) ** 2).sum(-1)
-    )
+    along_width = delta[:, :-1, 1:] - delta[:, :-1, :-1]
+    along_height = delta[:, 1:, :-1] - delta[:, :-1, :-1]
+    per_pixel = np.sqrt((along_width**2).sum(-1) + (along_height**2).sum(-1))
     weights = np.array(rebalancing["weights"])[np.searchsorted(edges, magnitude, side="right")]
     np.testing.assert_allclose(float(numpy(model.coherence(ab, prediction))), (weights * per_pixel).mean(), rtol=1e-4)
 
@@ -155,3 +155,17 @@ def test_bad_arguments_are_named():
         coherent((None, None, 1), **TINY)
     with pytest.raises(ValueError, match="one more weight than inner edges"):
         coherent((32, 32, 1), coherence_rebalancing={"edges": [1.0], "weights": [1.0]}, **TINY)
+
+
+def test_report003_recipe_builds_and_compiles_the_model_with_its_own_loss(rng):
+    from colorization import recipes
+
+    recipe = recipes.get_recipe("report003")
+    settings = (recipe.loss, recipe.epochs, recipe.train_images, recipe.gamma, recipe.alpha)
+    assert settings == ("model", 15, 86_301, 0.5, 1.0)
+    prior = np.full(313, 1 / 313)
+    model = recipe.build_model(input_shape=(16, 16, 1), class_weights=recipe.class_weights(prior), **TINY)
+    recipe.compile(model)
+    assert model.loss is None and isinstance(model, coherent_module.CoherentColorizer)
+    np.testing.assert_allclose(model.cross_entropy.class_weights, 1.0, rtol=1e-6)  # uniform prior -> unit weights
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)

@@ -137,3 +137,16 @@ def test_bad_arguments_are_named(tmp_path):
     grid_out = keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
     with pytest.raises(ValueError, match="map an image to a vector"):
         koalarization((32, 32, 1), feature_extractor=grid_out)
+
+
+def test_report001_recipe_states_table_2():
+    from colorization import recipes
+
+    recipe = recipes.get_recipe("report001")
+    assert (recipe.learning_rate, recipe.batch_size, recipe.epochs, recipe.train_images) == (0.0012, 40, 70, 1000)
+    assert recipe.optimizer_kwargs == {"weight_decay": 1e-6} and recipe.loss == "mse"
+    assert recipe.model_kwargs["feature_extractor"] == "inception_resnet_v2"
+    model = recipe.build_model(input_shape=(16, 16, 1), feature_extractor="tiny", extractor_weights=None, width=4)
+    recipe.compile(model)
+    assert model.output_shape == (None, 16, 16, 2)
+    assert float(model.optimizer.weight_decay) == pytest.approx(1e-6)
