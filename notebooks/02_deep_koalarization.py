@@ -62,23 +62,8 @@ from colorization import visualization
 SMOKE = os.environ.get("SMOKE", "0") == "1"
 keras.utils.set_random_seed(0)
 
-# Report 001, Table 2 and section 4.2. Weight decay: PyTorch's Adam adds it to the gradient (L2);
-# Keras's `weight_decay` is decoupled (AdamW-style): the same number, a slightly different regulariser.
-RECIPE = recipes.Recipe(
-    name="report001",
-    source="report 001, Table 2 and section 4.2",
-    model="koalarization",
-    model_kwargs={"input_shape": (224, 224, 1), "feature_extractor": "inception_resnet_v2",
-                  "extractor_weights": "imagenet", "batch_norm": True},
-    loss="mse",
-    optimizer="adam",
-    learning_rate=0.0012,
-    optimizer_kwargs={"weight_decay": 1e-6},
-    batch_size=40,
-    epochs=70,
-    train_images=1000,
-    notes="Weight decay decoupled in Keras, L2 in PyTorch.",
-)
+# Report 001, Table 2 and section 4.2: Adam, lr 0.0012, batch 40, weight decay 1e-6, 70 epochs, MSE.
+RECIPE = recipes.report001()
 if SMOKE:
     RECIPE = RECIPE.replace(
         model_kwargs={"input_shape": (64, 64, 1), "feature_extractor": "tiny", "extractor_weights": None,
@@ -156,8 +141,8 @@ for name in ("encoder8", "fusion_repeat", "fusion", "decoder_ab"):
 # %%
 RECIPE.compile(model)
 t0 = time.time()
-history = model.fit(dataset("train", True), validation_data=dataset("validation", False), epochs=RECIPE.epochs, shuffle=False,
-                    verbose=0 if SMOKE else 2).history
+history = model.fit(dataset("train", True), validation_data=dataset("validation", False), epochs=RECIPE.epochs,
+                    shuffle=False, verbose=0 if SMOKE else 2).history
 print(f"{RECIPE.epochs} epochs in {time.time() - t0:.0f}s")
 best = int(np.argmin(history["val_loss"]))
 print(f"training loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.1f}; validation loss "
