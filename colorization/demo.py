@@ -16,7 +16,11 @@ Steps (report 000 in miniature, on the CPU, with no download):
 3. Training: report 000's U-Net (Table 1) twice, with the recipes of report
    000 section 5.5 (`recipes.report000_regression_vs_classification`): the
    regression head with MSE and the classification head with
-   `RebalancedCrossEntropy`, Adam. Shrunk to CPU minutes: 64x64 random crops,
+   `RebalancedCrossEntropy`, Adam; the classification head's output bias
+   starts at the log of the training prior
+   (`colorization.initializers.initialize_bias_from_prior`, not a step of
+   the report: with so few steps, a uniform start decodes to a blue cast).
+   Shrunk to CPU minutes: 64x64 random crops,
    batch 32, 6 epochs of 15 steps, and a learning rate of 2e-3 instead of the
    recipe's 1e-3 (few steps; the report states none).
 4. Evaluation on the held-out crops: both models and the grey baseline
@@ -176,6 +180,7 @@ def train(head, shards, prior, out, settings, clock):
     record = {k: settings[k] for k in ("image_size", "batch_size", "epochs", "steps_per_epoch", "width",
                                        "learning_rate", "alpha", "seed", "train_crops")}
     record["recipe"] = recipe.name
+    record["bias_from_prior"] = head == "classification"
     if model_path.exists() and done_path.exists() and json.loads(done_path.read_text()) == record:
         clock(f"{name}: already trained with these settings; loading {model_path}")
         return keras.saving.load_model(model_path, safe_mode=True)
@@ -183,6 +188,10 @@ def train(head, shards, prior, out, settings, clock):
     keras.utils.set_random_seed(settings["seed"] + (0 if head == "regression" else 1))
     size = settings["image_size"]
     model = recipe.build_model(input_shape=(size, size, 1), width=settings["width"])
+    if head == "classification":
+        from colorization.initializers import initialize_bias_from_prior
+
+        initialize_bias_from_prior(model, prior)
     recipe.compile(model, prior=prior)
     dataset = data_pipeline.read_shards(
         shards, settings["batch_size"], shuffle=True, split="train", flip=True, repeat=True,
