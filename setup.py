@@ -44,9 +44,12 @@ setup(
             # PyTorch twins of the released networks verify the weight conversion.
             "torch>=2.2",
         ],
+        # On NVIDIA GPUs install jax[cuda12] instead.
         "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],
         "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
         "pretrained": ["torch>=2.2"],
+        # Apache Beam pins older protobuf/pillow/pyarrow; `make test` runs its tests in .venv-beam.
+        "beam": ["apache-beam>=2.60"],
         "benchmarks": ["scikit-learn>=1.4", "torch>=2.2"],
     },
     entry_points={

@@ -17,7 +17,7 @@ PIX2PIX_L1_WEIGHT = 100.0
 
 
 def _bce_with_logits(label, logits):
-    logits = ops.convert_to_tensor(logits)
+    logits = ops.cast(ops.convert_to_tensor(logits), "float32")  # float32 BCE under mixed precision
     labels = ops.full(ops.shape(logits), label, dtype=logits.dtype)
     return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
 
