@@ -76,7 +76,7 @@ def test_extractor_sees_the_resized_grey_image_and_stays_frozen(rng, tmp_path):
     extractor = model.get_layer("tiny_extractor")
     assert not extractor.trainable and extractor.inputs[0].shape[1:] == (32, 32, 3)
     L = rng.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
-    probe = keras.Model(model.inputs, model.get_layer("extractor_preprocess").output)
+    probe = keras.Model(model.inputs[0], model.get_layer("extractor_preprocess").output)
     assert np.abs(run(probe, L)).max() <= 1.0 + 1e-5
 
     frozen = [np.array(w) for w in extractor.weights]
