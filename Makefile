@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Apache Beam pins older protobuf/pillow/pyarrow than the main environment, so its tests get their own.
+VENV_BEAM := .venv-beam
+STAMP_BEAM := $(VENV_BEAM)/.installed
 
-.PHONY: test test-tf test-jax demo notebooks benchmarks clean
+.PHONY: test test-tf test-jax test-beam demo notebooks benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +22,22 @@ $(STAMP): $(PY) setup.py
 test: $(STAMP)
 	$(MAKE) --no-print-directory test-tf
 	$(MAKE) --no-print-directory test-jax
+	$(MAKE) --no-print-directory test-beam
 
 test-tf: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -n 2 tests
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -n 2 -m core tests
+
+$(STAMP_BEAM): setup.py
+	$(PYTHON) -m venv $(VENV_BEAM)
+	$(VENV_BEAM)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_BEAM)/bin/python -m pip install --quiet -e ".[beam]" pytest
+	touch $(STAMP_BEAM)
+
+test-beam: $(STAMP_BEAM)
+	KERAS_BACKEND=tensorflow $(VENV_BEAM)/bin/python -m pytest tests/data_pipeline/test_beam.py
 
 demo: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m colorization demo --out outputs/demo
@@ -39,4 +52,4 @@ benchmarks: $(STAMP)
 	$(PY) benchmarks/pipeline.py
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) $(VENV_BEAM) outputs .pytest_cache
