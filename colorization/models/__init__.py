@@ -12,5 +12,3 @@ from colorization.models.siggraph17 import siggraph17
 from colorization.models.koalarization import koalarization
 from colorization.models.coherent import coherent
 from colorization.models.eccv16_release import eccv16_release
-from colorization.models.koalarization import koalarization
-from colorization.models.coherent import coherent
