@@ -45,6 +45,9 @@ def test_structure_and_decoding_through_the_bin_matrix(rng):
     np.testing.assert_allclose(numpy(model(L)), heads["ab"], atol=1e-4)
     assert model.output_shape == (None, 32, 32, 2)
     assert model.base.output_shape == (None, 8, 8, 313)
+    conv = lambda c_in, c_out, k=3: c_in * c_out * k * k + c_out  # noqa: E731
+    refinement = conv(1, 4) + conv(4, 4) + conv(313 + 4, 8) + conv(8, 313, 1)  # branch, refine, logits
+    assert model.count_params() - model.base.count_params() == refinement == 25_837
 
 
 def _base_gradients(model, L, ab, with_terms):
