@@ -38,6 +38,9 @@ _LAB_INVERSE_THRESHOLD = 0.2068966
 # Per-channel constants folded together: (linear RGB @ M^T) / white.
 _XYZN_FROM_RGB = (XYZ_FROM_RGB / D65_WHITE[:, None]).T.astype(np.float32)
 _RGB_FROM_XYZN = (RGB_FROM_XYZ * D65_WHITE[None, :]).T.astype(np.float32)
+# (L, a, b) = _LAB_FROM_F @ (fx, fy, fz) + _LAB_OFFSETS.
+_LAB_FROM_F = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]], dtype=np.float32)
+_LAB_OFFSETS = np.array([[-16.0], [0.0], [0.0]], dtype=np.float32)
 
 
 def _as_float_color(x, name):
@@ -114,11 +117,16 @@ def rgb_to_lab(rgb):
     [53.24, 80.09, 67.2]
     """
     rgb = _as_float_color(rgb, "rgb_to_lab")
-    fx, fy, fz = [
-        ops.where(t > _LAB_EPSILON, _power(ops.maximum(t, _LAB_EPSILON), 1.0 / 3.0), _LAB_KAPPA_SLOPE * t + _LAB_OFFSET)
-        for t in _channel_mix(srgb_to_linear(rgb), _XYZN_FROM_RGB)
-    ]
-    return ops.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+    shape = ops.shape(rgb)
+    # Planar layout, one channel per row: each pixel's six powers are computed
+    # once, and the 3x3 mixes become small matmuls between elementwise loops.
+    planar = ops.transpose(ops.reshape(rgb, (-1, 3)))
+    xyz = ops.matmul(ops.convert_to_tensor(_XYZN_FROM_RGB.T), srgb_to_linear(planar))
+    f = ops.where(
+        xyz > _LAB_EPSILON, _power(ops.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0), _LAB_KAPPA_SLOPE * xyz + _LAB_OFFSET
+    )
+    lab = ops.matmul(ops.convert_to_tensor(_LAB_FROM_F), f) + ops.convert_to_tensor(_LAB_OFFSETS)
+    return ops.reshape(ops.transpose(lab), shape)
 
 
 def lab_to_rgb(lab, clip=True):
