@@ -26,9 +26,7 @@ Example::
 Needs the `beam` extra (`pip install "colorization[beam]"`, i.e. apache-beam).
 """
 
-from data_pipeline import features
 from data_pipeline import manifest as manifest_lib
-from data_pipeline import sources as sources_lib
 from data_pipeline import writer
 
 
@@ -115,66 +113,23 @@ def write_shards_beam(
     beam = _import_beam()
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    config = writer.BuildConfig(
-        image_size=int(image_size),
-        examples_per_shard=int(examples_per_shard),
-        crops_per_image=int(crops_per_image),
-        crop=crop or ("center" if int(crops_per_image) == 1 else "random"),
-        crop_scale=tuple(crop_scale),
-        grey=grey,
-        grey_threshold=float(grey_threshold),
-        allow_upscale=bool(allow_upscale),
-        compression=compression.upper() if isinstance(compression, str) else compression,
-        seed=int(seed),
+    config = writer.make_config(
+        image_size, examples_per_shard, crops_per_image, crop, crop_scale, grey, grey_threshold,
+        allow_upscale, compression, seed,
     )
-    source = sources_lib.from_spec(source, split=split, data_dir=data_dir, download=download)
-    out_dir = writer._check_writable(out_dir)
-    total, num_shards = writer.plan(source, config)
-    if total == 0:
-        raise ValueError(f"source {source.spec!r} has no items.")
-    split = source.split
-    # The same identity, resume and overwrite rules as writer.write_shards.
-    identity = {
-        "source": source.spec,
-        "image_size": config.image_size,
-        "dtype": features.STORAGE_DTYPE_NAME,
-        "config": config.to_json(),
-        "num_shards": num_shards,
-        "num_planned": total,
-    }
-    manifest = manifest_lib.load_manifest(out_dir, required=False)
-    entry = manifest["splits"].get(split)
-    if entry is not None and any(entry.get(k) != v for k, v in identity.items()):
-        if not overwrite:
-            raise ValueError(
-                f"{str(out_dir)!r} already holds split {split!r} built from {entry.get('source')!r} with other "
-                "settings; pass overwrite=True (--overwrite) or choose another directory."
-            )
-        for path in out_dir.glob(f"{split}-*-of-*.tfrecord"):
-            path.unlink()
-        entry = None
-    if entry is not None and entry.get("status") == "complete":
-        manifest_lib.verify_split(out_dir, split, entry, verify="checksum")
-        return entry
-    for path in [*out_dir.glob(f".{split}-*.tfrecord.tmp-*"), *out_dir.glob(f".{manifest_lib.MANIFEST_NAME}.tmp-*")]:
-        path.unlink(missing_ok=True)
-    done = []
-    for record in (entry or {}).get("shards", []):
-        path = out_dir / record["file"]
-        if path.is_file() and path.stat().st_size == record["bytes"] and manifest_lib.sha256_file(path) == record["sha256"]:
-            done.append(record)
-    manifest["splits"][split] = dict(identity, status="building", shards=sorted(done, key=lambda s: s["index"]))
-    manifest_lib.save_manifest(out_dir, manifest)
-    pending = sorted(set(range(num_shards)) - {r["index"] for r in done})
+    build = writer.prepare_build(source, out_dir, config, split=split, overwrite=overwrite, data_dir=data_dir, download=download)
+    if build.complete:
+        return build.entry
+    done = sorted(build.done.values(), key=lambda record: record["index"])
 
     options = PipelineOptions(list(pipeline_args or []))
     with beam.Pipeline(options=options) as pipeline:
         _ = (
             pipeline
-            | "ShardIndices" >> beam.Create(pending)
+            | "ShardIndices" >> beam.Create(build.pending)
             | "Spread" >> beam.Reshuffle()
-            | "BuildShard" >> beam.Map(_BuildShard(source, config, num_shards, str(out_dir)))
+            | "BuildShard" >> beam.Map(_BuildShard(build.source, config, build.num_shards, str(build.out_dir)))
             | "Collect" >> beam.combiners.ToList()
-            | "WriteManifest" >> beam.Map(_WriteManifest(str(out_dir), split, identity, done))
+            | "WriteManifest" >> beam.Map(_WriteManifest(str(build.out_dir), build.split, build.identity, done))
         )
-    return manifest_lib.load_manifest(out_dir)["splits"][split]
+    return manifest_lib.load_manifest(build.out_dir)["splits"][build.split]

@@ -277,6 +277,106 @@ def _finalise(entry):
     return entry
 
 
+def make_config(
+    image_size=64, examples_per_shard=128, crops_per_image=1, crop=None, crop_scale=(0.25, 1.0), grey="skip",
+    grey_threshold=2.0, allow_upscale=False, compression=None, seed=0,
+):
+    """`BuildConfig` from `write_shards`' arguments: types normalised, `crop` defaulted.
+
+    `crop` defaults to "center" for one crop per image and "random" for several.
+    """
+    return BuildConfig(
+        image_size=int(image_size),
+        examples_per_shard=int(examples_per_shard),
+        crops_per_image=int(crops_per_image),
+        crop=crop or ("center" if int(crops_per_image) == 1 else "random"),
+        crop_scale=tuple(crop_scale),
+        grey=grey,
+        grey_threshold=float(grey_threshold),
+        allow_upscale=bool(allow_upscale),
+        compression=compression.upper() if isinstance(compression, str) else compression,
+        seed=int(seed),
+    )
+
+
+@dataclasses.dataclass
+class PreparedBuild:
+    """A planned build of one split: what `prepare_build` found and decided.
+
+    `complete` is True when the split was already fully built with these
+    settings (and verified); `entry` is then its final manifest entry.
+    Otherwise `entry` is the split's manifest entry, saved with status
+    "building", and `done` maps the indices of shards a previous run finished
+    (sizes and checksums verified) to their records; the rest are `pending`.
+    """
+
+    source: object
+    config: BuildConfig
+    out_dir: pathlib.Path
+    split: str
+    num_shards: int
+    identity: dict
+    manifest: dict
+    entry: dict
+    done: dict
+    complete: bool
+
+    @property
+    def pending(self):
+        return [i for i in range(self.num_shards) if i not in self.done]
+
+
+def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_dir=None, download=True):
+    """Plans a build and applies the identity, overwrite and resume rules.
+
+    Shared by every engine that builds shards (`write_shards`, the Beam
+    pipeline), so a directory written by one is resumed identically by another.
+    A split already built from another source or with other settings is an
+    error unless `overwrite`, which deletes its shards. Temporary files of a
+    killed run are removed (one build per directory at a time).
+    """
+    source = sources_lib.from_spec(source, split=split, data_dir=data_dir, download=download)
+    out_dir = _check_writable(out_dir)
+    total, num_shards = plan(source, config)
+    if total == 0:
+        raise ValueError(f"source {source.spec!r} has no items.")
+    split = source.split
+    identity = {
+        "source": source.spec,
+        "image_size": config.image_size,
+        "dtype": features.STORAGE_DTYPE_NAME,
+        "config": config.to_json(),
+        "num_shards": num_shards,
+        "num_planned": total,
+    }
+    manifest = manifest_lib.load_manifest(out_dir, required=False)
+    entry = manifest["splits"].get(split)
+    if entry is not None and any(entry.get(k) != v for k, v in identity.items()):
+        if not overwrite:
+            raise ValueError(
+                f"{str(out_dir)!r} already holds split {split!r} built from {entry.get('source')!r} with other "
+                "settings; pass overwrite=True (--overwrite) or choose another directory."
+            )
+        for path in out_dir.glob(f"{split}-*-of-*.tfrecord"):
+            path.unlink()
+        entry = None
+    if entry is not None and entry.get("status") == "complete":
+        manifest_lib.verify_split(out_dir, split, entry, verify="checksum")
+        return PreparedBuild(source, config, out_dir, split, num_shards, identity, manifest, entry, {}, True)
+
+    for path in [*out_dir.glob(f".{split}-*.tfrecord.tmp-*"), *out_dir.glob(f".{manifest_lib.MANIFEST_NAME}.tmp-*")]:
+        path.unlink(missing_ok=True)
+    done = {}
+    for record in (entry or {}).get("shards", []):
+        path = out_dir / record["file"]
+        if path.is_file() and path.stat().st_size == record["bytes"] and manifest_lib.sha256_file(path) == record["sha256"]:
+            done[record["index"]] = record
+    entry = dict(identity, status="building", shards=sorted(done.values(), key=lambda s: s["index"]))
+    manifest["splits"][split] = entry
+    manifest_lib.save_manifest(out_dir, manifest)
+    return PreparedBuild(source, config, out_dir, split, num_shards, identity, manifest, entry, done, False)
+
+
 def write_shards(
     source,
     out_dir,
@@ -333,63 +433,17 @@ def write_shards(
     >>> entry["num_examples"]
     12
     """
-    config = BuildConfig(
-        image_size=int(image_size),
-        examples_per_shard=int(examples_per_shard),
-        crops_per_image=int(crops_per_image),
-        crop=crop or ("center" if int(crops_per_image) == 1 else "random"),
-        crop_scale=tuple(crop_scale),
-        grey=grey,
-        grey_threshold=float(grey_threshold),
-        allow_upscale=bool(allow_upscale),
-        compression=compression.upper() if isinstance(compression, str) else compression,
-        seed=int(seed),
-    )
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process'; received executor={executor!r}.")
-    source = sources_lib.from_spec(source, split=split, data_dir=data_dir, download=download)
-    out_dir = _check_writable(out_dir)
-    total, num_shards = plan(source, config)
-    if total == 0:
-        raise ValueError(f"source {source.spec!r} has no items.")
-    split = source.split
-
-    manifest = manifest_lib.load_manifest(out_dir, required=False)
-    identity = {
-        "source": source.spec,
-        "image_size": config.image_size,
-        "dtype": features.STORAGE_DTYPE_NAME,
-        "config": config.to_json(),
-        "num_shards": num_shards,
-        "num_planned": total,
-    }
-    entry = manifest["splits"].get(split)
-    if entry is not None and any(entry.get(k) != v for k, v in identity.items()):
-        if not overwrite:
-            raise ValueError(
-                f"{str(out_dir)!r} already holds split {split!r} built from {entry.get('source')!r} with other "
-                "settings; pass overwrite=True (--overwrite) or choose another directory."
-            )
-        for path in out_dir.glob(f"{split}-*-of-*.tfrecord"):
-            path.unlink()
-        entry = None
-    if entry is not None and entry.get("status") == "complete":
-        manifest_lib.verify_split(out_dir, split, entry, verify="checksum")
-        return entry
-
-    # Temporary files of a killed run are never complete shards (one build per directory at a time).
-    for path in [*out_dir.glob(f".{split}-*.tfrecord.tmp-*"), *out_dir.glob(f".{manifest_lib.MANIFEST_NAME}.tmp-*")]:
-        path.unlink(missing_ok=True)
-    done = {}
-    for record in (entry or {}).get("shards", []):
-        path = out_dir / record["file"]
-        if path.is_file() and path.stat().st_size == record["bytes"] and manifest_lib.sha256_file(path) == record["sha256"]:
-            done[record["index"]] = record
-    entry = dict(identity, status="building", shards=sorted(done.values(), key=lambda s: s["index"]))
-    manifest["splits"][split] = entry
-    manifest_lib.save_manifest(out_dir, manifest)
-
-    pending = [i for i in range(num_shards) if i not in done]
+    config = make_config(
+        image_size, examples_per_shard, crops_per_image, crop, crop_scale, grey, grey_threshold,
+        allow_upscale, compression, seed,
+    )
+    build = prepare_build(source, out_dir, config, split=split, overwrite=overwrite, data_dir=data_dir, download=download)
+    if build.complete:
+        return build.entry
+    source, out_dir, split, num_shards = build.source, build.out_dir, build.split, build.num_shards
+    manifest, entry, done, pending = build.manifest, build.entry, build.done, build.pending
     workers = max(1, int(workers or os.cpu_count() or 1))
     meter = _Progress(split, num_shards, progress)
     examples = sum(r["count"] for r in done.values())
