@@ -19,7 +19,6 @@ Run: `KERAS_BACKEND=tensorflow .venv/bin/python benchmarks/color.py`
 import json
 import os
 import platform
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -31,16 +30,7 @@ from sklearn.neighbors import NearestNeighbors  # noqa: E402
 
 from colorization.color import rgb_to_lab  # noqa: E402
 from colorization.quantization import ABQuantizer  # noqa: E402
-
-
-def best_time(fn, repeats=5):
-    fn()  # warm-up: compilation and caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402
 
 
 def compile_fn(fn):

@@ -25,7 +25,6 @@ import os
 import pathlib
 import platform
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -44,19 +43,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from torch_twins import ECCV16Twin  # noqa: E402
 from torch_twins import SIGGRAPH17Twin  # noqa: E402
 from torch_twins import randomize  # noqa: E402
+from timing import best_time  # noqa: E402
 
 SIZE = 256
 TWINS = {"eccv16": ECCV16Twin, "siggraph17": SIGGRAPH17Twin}
-
-
-def best_time(fn, repeats):
-    fn()  # warm-up: graph tracing, allocator, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def photos(batch):

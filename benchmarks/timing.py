@@ -1,0 +1,14 @@
+"""Timing shared by the benchmark scripts (run as `python benchmarks/NAME.py`, so this imports as `timing`)."""
+
+import time
+
+
+def best_time(fn, repeats=5):
+    """Best wall time of `repeats` calls of `fn`, after one warm-up call (compilation, caches, allocator)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
