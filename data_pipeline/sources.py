@@ -292,6 +292,47 @@ def sample_photos(split="train"):
     return SamplePhotos(split=split)
 
 
+class FirstItems:
+    """The first `n` items of another source, as a source of their own.
+
+    Reports train on a fixed number of images of a larger split (report 000:
+    the first 50,000 / 30,000 of Tiny-ImageNet); this takes them without
+    reading the rest. Its `spec` records the cut, e.g. `tfds:cifar10:train[:500]`.
+    """
+
+    def __init__(self, source, n, split=None):
+        if int(n) < 1:
+            raise ValueError(f"`n` must be a positive number of items; received n={n}.")
+        self.source, self.n = source, int(n)
+        self.split = split or source.split
+        self.spec = f"{source.spec}[:{self.n}]"
+
+    def __len__(self):
+        return min(self.n, len(self.source))
+
+    def iter_range(self, start, stop):
+        return self.source.iter_range(start, min(stop, len(self)))
+
+
+def first_n(source, n, split=None, data_dir=None, download=True):
+    """The first `n` items of `source` (a source or a spec string); see `FirstItems`.
+
+    Args:
+        source: a data_pipeline source or a spec string.
+        n: how many items to keep.
+        split: the split name the shards get (default: the source's).
+        data_dir, download: passed to the TFDS source for spec strings.
+
+    Example:
+
+    >>> from data_pipeline import sources
+    >>> subset = sources.first_n("samples:train", 4, split="train4")
+    >>> len(subset), subset.split, subset.spec
+    (4, 'train4', 'samples:train[:4]')
+    """
+    return FirstItems(from_spec(source, data_dir=data_dir, download=download), n, split=split)
+
+
 _TFDS_SPEC = re.compile(r"^(?P<name>[^:\[]+?(?::\d+(?:\.\d+)*)?)(?::(?P<split>.+))?$")
 
 

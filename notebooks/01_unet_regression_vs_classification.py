@@ -92,20 +92,6 @@ print("SMOKE" if SMOKE else "full (report 000's settings)", CONFIG, "data in", D
 # (section 5: "a test set of images never before seen by any of the models").
 
 # %%
-class FirstN:
-    """The first `n` items of a data_pipeline source, under a split name of our own."""
-
-    def __init__(self, source, n, split):
-        self.source, self.n, self.split = source, int(n), split
-        self.spec = f"{source.spec}[:{self.n}]"
-
-    def __len__(self):
-        return min(self.n, len(self.source))
-
-    def iter_range(self, start, stop):
-        return self.source.iter_range(start, min(stop, len(self)))
-
-
 started = time.time()
 if SMOKE:
     size = CONFIG["image_size"]
@@ -118,9 +104,9 @@ else:
 
     name = "imagenet_resized/64x64"
     splits = {
-        "train50k": FirstN(sources.tfds(name, split="train"), CONFIG["regression_images"], "train50k"),
-        "train30k": FirstN(sources.tfds(name, split="train"), CONFIG["classification_images"], "train30k"),
-        "test": FirstN(sources.tfds(name, split="validation"), CONFIG["test_images"], "test"),
+        "train50k": sources.first_n(sources.tfds(name, split="train"), CONFIG["regression_images"], "train50k"),
+        "train30k": sources.first_n(sources.tfds(name, split="train"), CONFIG["classification_images"], "train30k"),
+        "test": sources.first_n(sources.tfds(name, split="validation"), CONFIG["test_images"], "test"),
     }
     for source in splits.values():
         data_pipeline.write_shards(source, DATA, image_size=64, progress=True)

@@ -81,20 +81,6 @@ print("SMOKE" if SMOKE else "full (report 001's settings)", RECIPE)
 # ## Data
 
 # %%
-class FirstN:
-    """The first `n` items of a data_pipeline source."""
-
-    def __init__(self, source, n, split):
-        self.source, self.n, self.split = source, int(n), split
-        self.spec = f"{source.spec}[:{self.n}]"
-
-    def __len__(self):
-        return min(self.n, len(self.source))
-
-    def iter_range(self, start, stop):
-        return self.source.iter_range(start, min(stop, len(self)))
-
-
 started = time.time()
 size = CONFIG["image_size"]
 if SMOKE:
@@ -105,7 +91,7 @@ else:
     from data_pipeline import sources
 
     for split, n in (("train", CONFIG["train_images"]), ("validation", CONFIG["validation_images"])):
-        source = FirstN(sources.tfds("places365_small", split=split), n, split)
+        source = sources.first_n(sources.tfds("places365_small", split=split), n, split)
         data_pipeline.write_shards(source, DATA, image_size=size, progress=True)
 manifest = data_pipeline.load_manifest(DATA)
 for split, entry in manifest["splits"].items():

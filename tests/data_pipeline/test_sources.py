@@ -69,3 +69,14 @@ def test_spec_strings_resolve_to_sources(png_folder):
         sources.from_spec("npy:only_one.npy")
     with pytest.raises(ValueError, match="plain split"):
         sources.from_spec("tfds:cifar10:train[:10%]", download=False)
+
+
+def test_first_n_yields_the_sources_first_items_only():
+    full = sources.sample_photos("train")
+    subset = sources.first_n(full, 3, split="train3")
+    assert (len(subset), subset.split, subset.spec) == (3, "train3", "samples:train[:3]")
+    expected = [item_id for item_id, _ in full.iter_range(0, 3)]
+    assert [item_id for item_id, _ in subset.iter_range(0, 10)] == expected
+    assert len(sources.first_n(full, 1000)) == len(full)
+    with pytest.raises(ValueError, match="n=0"):
+        sources.first_n(full, 0)
