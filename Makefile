@@ -1,34 +1,61 @@
 # Two entry points that work on a fresh machine with Python 3.11+ and make:
-#   make test   set up .venv and run the whole suite (TensorFlow backend, then the core under JAX)
-#   make demo   set up .venv and run the main job on the bundled sample photos
+#   make test   set up .venv and run every test pass (TensorFlow; the core under JAX and PyTorch; Beam),
+#               all of them even when one fails, then name the passes that failed
+#   make demo   set up .venv with only what the demo needs and run it on the bundled sample photos
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The runtime install (what the demo needs) and the test extras are separate steps, so that
+# `make demo` on a fresh machine does not pull PyTorch, JAX and the notebook tooling.
+STAMP_RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 # Apache Beam pins older protobuf/pillow/pyarrow than the main environment, so its tests get their own.
 VENV_BEAM := .venv-beam
 STAMP_BEAM := $(VENV_BEAM)/.installed
+# The slowest tests of each pass are listed, so that a slow test is seen before it slows CI.
+PYTEST_ARGS ?= --durations=15
+TEST_PASSES := tf jax torch beam
 
-.PHONY: test test-tf test-jax test-beam demo notebooks benchmarks clean
+.PHONY: test $(addprefix test-,$(TEST_PASSES)) demo notebooks benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) setup.py
+$(STAMP_RUNTIME): $(PY) setup.py
+	@echo "Installing colorization and its runtime dependencies into $(VENV)/:"
+	@echo "  TensorFlow, Keras, TensorFlow Datasets, scikit-image, scikit-learn, matplotlib, Pillow, TensorBoard"
+	@echo "  (about 2 GB; a few minutes on a fresh machine)"
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully installed)' || true
+	$(PY) -c "import colorization, data_pipeline"
+	touch $(STAMP_RUNTIME)
+
+$(STAMP): $(STAMP_RUNTIME)
+	@echo "Installing the test extras into $(VENV)/: pytest, JAX (CPU), PyTorch, jupytext and the notebook kernel"
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Runs every pass even when one fails, prints each pass's wall time, and fails at the end
+# naming the passes that failed.
 test: $(STAMP)
-	$(MAKE) --no-print-directory test-tf
-	$(MAKE) --no-print-directory test-jax
-	$(MAKE) --no-print-directory test-beam
+	@failed=""; summary=""; \
+	for pass in $(TEST_PASSES); do \
+		start=$$(date +%s); \
+		if $(MAKE) --no-print-directory test-$$pass; then status=passed; else status=FAILED; failed="$$failed $$pass"; fi; \
+		summary="$$summary\n  test-$$pass: $$status in $$(( $$(date +%s) - start )) s"; \
+	done; \
+	printf "\nmake test:$$summary\n"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED passes:$$failed"; exit 1; fi; \
+	echo "make test: all passes passed"
 
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -n 2 tests
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -n 2 $(PYTEST_ARGS) tests
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -n 2 -m core tests
+	KERAS_BACKEND=jax $(PY) -m pytest -n 2 -m core $(PYTEST_ARGS) tests
+
+test-torch: $(STAMP)
+	KERAS_BACKEND=torch $(PY) -m pytest -n 2 -m core $(PYTEST_ARGS) tests
 
 $(STAMP_BEAM): setup.py
 	$(PYTHON) -m venv $(VENV_BEAM)
@@ -37,9 +64,9 @@ $(STAMP_BEAM): setup.py
 	touch $(STAMP_BEAM)
 
 test-beam: $(STAMP_BEAM)
-	KERAS_BACKEND=tensorflow $(VENV_BEAM)/bin/python -m pytest tests/data_pipeline/test_beam.py
+	KERAS_BACKEND=tensorflow $(VENV_BEAM)/bin/python -m pytest $(PYTEST_ARGS) tests/data_pipeline/test_beam.py
 
-demo: $(STAMP)
+demo: $(STAMP_RUNTIME)
 	KERAS_BACKEND=tensorflow $(PY) -m colorization demo --out outputs/demo
 
 # Regenerates each notebooks/*.ipynb from its jupytext source, executed in SMOKE mode.

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A guard against a hung subprocess, not a speed limit: a loaded 2-core CI machine is slow.
+HANG_GUARD_SECONDS = 1800
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def shard_dir(tmp_path_factory):
     return out
 
 
-def _run(script, env_extra, *args, timeout=120):
+def _run(script, env_extra, *args, timeout=HANG_GUARD_SECONDS):
     env = dict(os.environ)
     env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO + os.pathsep + env.get("PYTHONPATH", "")})
     env.update(env_extra)
