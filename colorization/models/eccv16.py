@@ -193,7 +193,9 @@ def eccv16(
     if width < 1 or int(width) != width:
         raise ValueError(f"width must be a positive integer. Received: width={width}")
     if not 0.0 <= batch_norm_momentum < 1.0:
-        raise ValueError(f"batch_norm_momentum must lie in [0, 1). Received: batch_norm_momentum={batch_norm_momentum}")
+        raise ValueError(
+            f"batch_norm_momentum must lie in [0, 1). Received: batch_norm_momentum={batch_norm_momentum}"
+        )
 
     # Functional model
     inputs = keras.Input(shape=input_shape, name="L")

@@ -154,7 +154,14 @@ def test_probabilities_and_input_normalization(rng):
     np.testing.assert_allclose(normalized, (L - 50.0) / 100.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs,match", [({"input_shape": (250, 256, 1)}, "multiples of 8"), ({"width": 0}, "width")])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"input_shape": (250, 256, 1)}, "multiples of 8"),
+        ({"width": 0}, "width"),
+        ({"batch_norm_momentum": 1.0}, "batch_norm_momentum"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         eccv16(**kwargs)
