@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from skimage import color as skcolor
+from skimage import transform
 
 from colorization.models import koalarization
 
@@ -71,18 +72,36 @@ def test_fusion_repeats_the_embedding_everywhere(rng):
     np.testing.assert_allclose(out, np.broadcast_to(vector[:, None, None, :], (2, 3, 5, 4)))
 
 
+def expected_extractor_input(L, size):
+    """L resized bilinearly (scikit-image, pixel centres aligned, no antialiasing), as the sRGB
+    grey of that lightness (scikit-image's Lab -> RGB), in 3 channels scaled to [-1, 1] ("tf" mode)."""
+    out = []
+    for image in L:
+        resized = transform.resize(image[..., 0].astype("float64"), (size, size), order=1,
+                                   mode="edge", anti_aliasing=False)
+        lab = np.stack([resized, np.zeros_like(resized), np.zeros_like(resized)], axis=-1)
+        out.append(skcolor.lab2rgb(lab) * 255.0 / 127.5 - 1.0)
+    return np.stack(out).astype("float32")
+
+
 def test_extractor_sees_the_resized_grey_image_and_stays_frozen(rng, tmp_path):
-    model = koalarization((32, 32, 1), feature_extractor="tiny", width=4)
-    extractor = model.get_layer("tiny_extractor")
-    assert not extractor.trainable and extractor.inputs[0].shape[1:] == (32, 32, 3)
-    L = rng.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
-    probe = keras.Model(model.inputs[0], model.get_layer("extractor_preprocess").output)
-    assert np.abs(run(probe, L)).max() <= 1.0 + 1e-5
+    for side in (48, 16):  # the tiny extractor takes 32x32: down- and upsampling
+        model = koalarization((side, side, 1), feature_extractor="tiny", width=4)
+        extractor = model.get_layer("tiny_extractor")
+        assert not extractor.trainable and extractor.inputs[0].shape[1:] == (32, 32, 3)
+        L = rng.uniform(0, 100, (2, side, side, 1)).astype("float32")
+        expected = expected_extractor_input(L, 32)
+        seen = keras.Model(model.inputs[0], model.get_layer("extractor_preprocess").output)
+        np.testing.assert_allclose(run(seen, L), expected, atol=2e-3)
+        # The embedding the fusion layer repeats is the extractor's output on exactly that image.
+        embedding = keras.Model(model.inputs[0], model.get_layer("fusion_repeat").input[1])
+        np.testing.assert_allclose(run(embedding, L), run(extractor, expected), atol=1e-4)
+        assert np.abs(run(extractor, expected) - run(extractor, expected[:, ::-1])).max() > 1e-4
 
     frozen = [np.array(w) for w in extractor.weights]
     encoder = np.array(model.get_layer("encoder1").kernel)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
-    model.fit(L, rng.normal(0, 20, (2, 32, 32, 2)).astype("float32"), epochs=1, verbose=0)
+    model.fit(L, rng.normal(0, 20, (2, 16, 16, 2)).astype("float32"), epochs=1, verbose=0)
     for before, after in zip(frozen, extractor.weights):
         np.testing.assert_array_equal(before, np.array(after))
     assert not np.allclose(encoder, np.array(model.get_layer("encoder1").kernel))

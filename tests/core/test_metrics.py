@@ -1,6 +1,7 @@
 """Metrics against hand-worked values, brute-force NumPy and scikit-image."""
 
 import math
+import pathlib
 
 import keras
 import numpy as np
@@ -41,10 +42,51 @@ def test_auc_matches_brute_force(rng):
     assert metrics.auc(true, pred) == pytest.approx(brute_force_auc(error), abs=1e-6)
 
 
-def test_auc_rebalanced_weights_pixels_by_inverse_prior(reference_bins):
+def test_auc_rebalanced_counts_every_colour_class_equally_hand_worked(reference_bins):
+    # Three colour classes: A = bin (0, 0) with 3 exact pixels, B = its
+    # neighbour (10, 0) with 1 pixel 50 off, C = a far bin with 2 pixels 200 off.
+    a = int(np.flatnonzero((reference_bins == [0, 0]).all(1))[0])
+    b = int(np.flatnonzero((reference_bins == [10, 0]).all(1))[0])
+    c = int(np.flatnonzero((reference_bins == [-70, 60]).all(1))[0])
+    true = reference_bins[[a, a, a, b, c, c]].astype(np.float32)
+    pred = true + np.array([[0, 0]] * 3 + [[30, 40]] + [[200, 0]] * 2, np.float32)
+    area_a, area_b, area_c = 1.0, 100.5 / 150, 0.0
+    assert metrics.auc(true, pred) == pytest.approx((3 * area_a + area_b) / 6)
+    # Unsmoothed own distribution (3/6, 1/6, 2/6): each class weighs 1/3.
+    assert metrics.auc(true, pred, rebalanced=True, smoothing_sigma=0) == pytest.approx(
+        (area_a + area_b + area_c) / 3
+    )
+    # Smoothed with sigma = 5: A and B, 10 apart, lend each other exp(-100 / 50)
+    # of their counts; C is too far from both to matter (exp(-92 ** 2 / 50)).
+    # The common normalisation of the smoothed prior cancels.
+    lend = math.exp(-2.0)
+    weight_a, weight_b, weight_c = 1 / (3 + lend), 1 / (1 + 3 * lend), 1 / 2
+    expected = (3 * weight_a * area_a + weight_b * area_b + 2 * weight_c * area_c) / (
+        3 * weight_a + weight_b + 2 * weight_c
+    )
+    assert metrics.auc(true, pred, rebalanced=True) == pytest.approx(expected, rel=1e-9)
+    assert metrics.auc(true, pred, rebalanced=True, bins=reference_bins) == pytest.approx(expected, rel=1e-9)
+
+
+def test_auc_rebalanced_matches_brute_force_own_distribution(rng, reference_bins):
+    # A grey-ish prediction: the error grows with the distance from grey,
+    # where the colours are rare.
+    true = rng.normal(0, 25, (800, 2)).astype(np.float32)
+    pred = rng.normal(0, 5, (800, 2)).astype(np.float32)
+    nearest = np.argmin(((true[:, None, :] - reference_bins[None]) ** 2).sum(-1), axis=1)
+    counts = np.bincount(nearest, minlength=len(reference_bins)).astype(float)
+    sq_dist = ((reference_bins[:, None, :] - reference_bins[None, :, :]) ** 2).sum(-1)
+    smoothed = np.exp(-sq_dist / 50.0) @ counts
+    error = np.sqrt(((true - pred) ** 2).sum(-1))
+    expected = brute_force_auc(error, 1.0 / smoothed[nearest])
+    assert metrics.auc(true, pred, rebalanced=True) == pytest.approx(expected, abs=1e-6)
+    assert expected < brute_force_auc(error) - 0.05
+
+
+def test_auc_training_prior_variant_weights_pixels_by_inverse_prior(reference_bins):
     # Pixel 1 is in a common bin (p = 0.9) and exact; pixel 2 in a rare bin
-    # (p = 0.1) and 200 away. Raw AuC = 0.5; rebalanced weights 1/0.9 and 10
-    # give CMF = (1/0.9) / (1/0.9 + 10) = 0.1 at every threshold.
+    # (p = 0.1) and 200 away. Raw AuC = 0.5; weights 1/0.9 and 10 give
+    # CMF = (1/0.9) / (1/0.9 + 10) = 0.1 at every threshold.
     a, b = 100, 200
     prior = np.zeros(len(reference_bins))
     prior[a], prior[b] = 0.9, 0.1
@@ -52,9 +94,11 @@ def test_auc_rebalanced_weights_pixels_by_inverse_prior(reference_bins):
     pred = true + np.array([[0.0, 0.0], [200.0, 0.0]], np.float32)
     assert metrics.auc(true, pred) == pytest.approx(0.5)
     assert metrics.auc(true, pred, prior=prior) == pytest.approx(0.1)
+    # The own distribution has one pixel per class: both count alike.
+    assert metrics.auc(true, pred, rebalanced=True) == pytest.approx(0.5)
 
 
-def test_auc_rebalanced_matches_brute_force(rng, reference_bins):
+def test_auc_training_prior_variant_matches_brute_force(rng, reference_bins):
     true = rng.uniform(-60, 60, (500, 2)).astype(np.float32)
     pred = true + rng.normal(0, 30, (500, 2)).astype(np.float32)
     prior = rng.uniform(0.1, 1.0, len(reference_bins))
@@ -180,10 +224,78 @@ def test_evaluate_regression_classification_and_grey(reference_bins):
     distance = float(np.hypot(*(reference_bins[k] - [20.0, 0.0])))
     assert cls["auc"] == pytest.approx(brute_force_auc(np.full(10, distance)), abs=1e-3)
 
-    prior = np.ones(313)
-    with_prior = metrics.evaluate(constant_model(ab=[20.0, 30.0]), data, prior=prior)
-    # A uniform prior weights every pixel alike: rebalanced AuC = raw AuC.
-    assert with_prior["auc_rebalanced"] == pytest.approx(off["auc"])
+    # Every true colour is in one class: rebalancing changes nothing.
+    assert off["auc_rebalanced"] == pytest.approx(off["auc"])
+    # A uniform training prior weights every pixel alike too.
+    with_prior = metrics.evaluate(constant_model(ab=[20.0, 30.0]), data, prior=np.ones(313))
+    assert with_prior["auc_rebalanced_training_prior"] == pytest.approx(off["auc"])
+    assert "auc_rebalanced_training_prior" not in off
+
+
+def test_evaluate_rebalances_over_all_batches_at_once(rng, reference_bins):
+    # Batch 1 is mostly grey with a few blue pixels, batch 2 all orange: the
+    # class frequencies must be those of the union, not of each batch.
+    L = np.full((2, 16, 16, 1), 60.0, np.float32)
+    ab = rng.normal(0, 2, (2, 16, 16, 2)).astype(np.float32)
+    ab[0, :2, :3] += [10.0, -40.0]
+    ab[1] += [30.0, 50.0]
+    data = [(L[:1], ab[:1]), (L[1:], ab[1:])]
+    result = metrics.evaluate(None, data)
+
+    true = ab.reshape(-1, 2)
+    nearest = np.argmin(((true[:, None, :] - reference_bins[None]) ** 2).sum(-1), axis=1)
+    counts = np.bincount(nearest, minlength=len(reference_bins)).astype(float)
+    sq_dist = ((reference_bins[:, None, :] - reference_bins[None, :, :]) ** 2).sum(-1)
+    smoothed = np.exp(-sq_dist / 50.0) @ counts
+    error = np.hypot(true[:, 0], true[:, 1])
+    expected = brute_force_auc(error, 1.0 / smoothed[nearest])
+    assert result["auc_rebalanced"] == pytest.approx(expected, abs=1e-6)
+    assert result["auc"] == pytest.approx(brute_force_auc(error), abs=1e-6)
+    per_batch = [metrics.auc(b, 0 * b, rebalanced=True) for b in (ab[:1], ab[1:])]
+    assert abs(np.mean(per_batch) - expected) > 0.02
+
+
+PHOTOS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "photos" / "imagenet-800"
+
+
+def load_lab_photos(paths, size=64):
+    """Centre-cropped, resized photos as float32 Lab (scikit-image's conversion)."""
+    from PIL import Image, ImageOps
+
+    photos = []
+    for path in paths:
+        with Image.open(path) as image:
+            image.draft("RGB", (2 * size, 2 * size))
+            image = ImageOps.fit(image.convert("RGB"), (size, size), Image.BICUBIC)
+            photos.append(skcolor.rgb2lab(np.asarray(image) / 255.0))
+    return np.stack(photos).astype(np.float32)
+
+
+def test_rebalanced_auc_does_not_depend_on_the_training_set_size():
+    if not PHOTOS.is_dir():
+        pytest.skip(f"real photos {PHOTOS} are absent (they sit beside the clone)")
+    from scipy.spatial import cKDTree
+
+    from colorization.quantization import default_ab_bins, empirical_prior
+
+    paths = sorted(PHOTOS.glob("*.jpg"))
+    held_out = load_lab_photos(paths[::8])  # 100 photos, one class in eight
+    training = load_lab_photos([p for i, p in enumerate(paths) if i % 8][:600])
+    _, nearest = cKDTree(default_ab_bins()).query(training[..., 1:].reshape(-1, 2))
+    nearest = nearest.reshape(len(training), -1)
+
+    def training_prior(n):  # Zhang's smoothed empirical prior of the first n photos
+        return empirical_prior(np.bincount(nearest[:n].ravel(), minlength=313).astype(float))
+
+    data = [(held_out[i : i + 50, ..., :1], held_out[i : i + 50, ..., 1:]) for i in (0, 50)]
+    small = metrics.evaluate_grey_baseline(data, prior=training_prior(50))
+    large = metrics.evaluate_grey_baseline(data, prior=training_prior(600))
+    # Zhang et al., Table 1, grey on ImageNet: AuC 89.1, rebalanced 58.0.
+    assert small["auc"] == pytest.approx(0.891, abs=0.02)
+    assert small["auc_rebalanced"] == large["auc_rebalanced"]
+    assert small["auc_rebalanced"] == pytest.approx(0.58, abs=0.08)
+    # The inverse training prior: 0.37 with 50 photos, 0.57 with 600.
+    assert large["auc_rebalanced_training_prior"] > 1.3 * small["auc_rebalanced_training_prior"]
 
 
 def test_evaluate_rejects_bad_batches():

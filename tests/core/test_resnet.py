@@ -56,22 +56,51 @@ def test_full_width_matches_resnet50_parameter_count():
     assert _trainable(model) == expected
 
 
-def test_keeps_resolution_everywhere_and_bounds_ab(rng):
+def run(model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def spread_pre_activations(model, L):
+    """Rescales the last convolution so that its outputs on L span about [-2.5, 2.5], where tanh
+    is far from linear; returns a probe of those pre-activations."""
+    to_color = model.get_layer("to_color")
+    kernel, bias = to_color.get_weights()
+    probe = keras.Model(model.inputs[0], to_color.output)
+    pre = run(probe, L) - bias
+    centre = pre.mean(axis=(0, 1, 2))
+    factor = 2.5 / np.abs(pre - centre).max()
+    to_color.set_weights([factor * kernel, -factor * centre])
+    return probe
+
+
+@pytest.mark.core
+def test_keeps_resolution_everywhere_and_outputs_110_tanh(rng):
     model = resnet_colorizer((None, None, 1), **TINY)
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D)):
             assert tuple(layer.strides) == (1, 1), layer.name
     L = rng.uniform(0, 100, (2, 40, 24, 1)).astype("float32")
-    ab = keras.ops.convert_to_numpy(model(L))
+    pre = run(spread_pre_activations(model, L), L)
+    assert np.abs(pre).max() > 2.0
+    ab = run(model, L)
     assert ab.shape == (2, 40, 24, 2)
-    assert np.all(np.abs(ab) <= AB_SCALE)
+    np.testing.assert_allclose(ab, 110.0 * np.tanh(pre), rtol=1e-5, atol=1e-3)
+    # The stem sees L / 50 - 1: L = 50 everywhere is a zero input, so only biases
+    # and BatchNorm offsets (zero at initialisation) remain: ab = 110 tanh(to_color's bias).
+    flat = run(model, np.full((1, 8, 8, 1), 50.0, "float32"))
+    bias = model.get_layer("to_color").get_weights()[1]
+    np.testing.assert_allclose(flat, np.broadcast_to(110.0 * np.tanh(bias), flat.shape), rtol=1e-5)
 
 
-def test_rgb_output_option_lies_in_unit_interval(rng):
+@pytest.mark.core
+def test_rgb_output_option_is_half_tanh_plus_half(rng):
     model = resnet_colorizer((32, 32, 1), output_channels=3, **TINY)
-    rgb = keras.ops.convert_to_numpy(model(rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32")))
+    L = rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32")
+    pre = run(spread_pre_activations(model, L), L)
+    assert np.abs(pre).max() > 2.0
+    rgb = run(model, L)
     assert rgb.shape == (1, 32, 32, 3)
-    assert rgb.min() >= 0.0 and rgb.max() <= 1.0
+    np.testing.assert_allclose(rgb, (np.tanh(pre) + 1.0) / 2.0, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(
