@@ -15,6 +15,8 @@ import numpy as np
 from keras import ops
 from keras import backend
 
+from colorization.eager_compile import EagerCompiled
+
 # sRGB primaries to CIE XYZ (the matrix scikit-image uses).
 XYZ_FROM_RGB = np.array(
     [
@@ -43,21 +45,17 @@ _LAB_FROM_F = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -2
 _LAB_OFFSETS = np.array([[-16.0], [0.0], [0.0]], dtype=np.float32)
 
 
-def _as_float_color(x, name):
-    """Converts `x` to a float32 tensor, applying the documented integer rule."""
+def _checked_color(x, name):
+    """Returns `x` (as a NumPy array if it has no dtype) after checking its dtype and channel count."""
     if not hasattr(x, "dtype"):
         x = np.asarray(x)
     dtype = backend.standardize_dtype(x.dtype)
-    if dtype == "uint8":
-        x = ops.cast(x, "float32") / 255.0
-    elif dtype == "bool" or "int" in dtype:
+    if dtype == "bool" or ("int" in dtype and dtype != "uint8"):
         raise TypeError(
             f"`{name}` received integer input of dtype {dtype}. Only uint8 "
             "(divided by 255) is converted implicitly; convert other integer "
             "types to float in [0, 1] yourself so the scale is explicit."
         )
-    else:
-        x = ops.cast(x, "float32")
     shape = tuple(x.shape)
     if len(shape) == 0 or shape[-1] != 3:
         raise ValueError(
@@ -65,6 +63,13 @@ def _as_float_color(x, name):
             f"received input with shape {shape}."
         )
     return x
+
+
+def _as_float32(x):
+    """float32 tensor of `x`, uint8 divided by 255 (the documented integer rule)."""
+    if backend.standardize_dtype(x.dtype) == "uint8":
+        return ops.cast(x, "float32") / 255.0
+    return ops.cast(x, "float32")
 
 
 def _channel_mix(x, matrix):
@@ -116,7 +121,12 @@ def rgb_to_lab(rgb):
     >>> [round(float(v), 2) for v in np.asarray(lab)[0]]
     [53.24, 80.09, 67.2]
     """
-    rgb = _as_float_color(rgb, "rgb_to_lab")
+    return _RGB_TO_LAB(_checked_color(rgb, "rgb_to_lab"))
+
+
+def _rgb_to_lab(rgb):
+    """`rgb_to_lab` on checked input, in `keras.ops` (the path traced, differentiated and compiled)."""
+    rgb = _as_float32(rgb)
     shape = ops.shape(rgb)
     # Planar layout, one channel per row: each pixel's six powers are computed
     # once, and the 3x3 mixes become small matmuls between elementwise loops.
@@ -151,7 +161,12 @@ def lab_to_rgb(lab, clip=True):
     >>> [round(float(v), 3) for v in np.asarray(rgb)[0]]
     [1.0, 0.0, 0.0]
     """
-    lab = _as_float_color(lab, "lab_to_rgb")
+    return _LAB_TO_RGB(_checked_color(lab, "lab_to_rgb"), clip=bool(clip))
+
+
+def _lab_to_rgb(lab, clip=True):
+    """`lab_to_rgb` on checked input, in `keras.ops` (the path traced, differentiated and compiled)."""
+    lab = _as_float32(lab)
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
     fy = (L + 16.0) / 116.0
     fx = a / 500.0 + fy
@@ -164,6 +179,13 @@ def lab_to_rgb(lab, clip=True):
     if clip:
         rgb = ops.clip(rgb, 0.0, 1.0)
     return rgb
+
+
+# Plain eager calls on TensorFlow and JAX run these compiled per shape and dtype
+# (see `colorization.eager_compile`); in chunks of 32768 pixels (384 KB of
+# float32 RGB) the intermediates of each stage stay in the CPU cache.
+_RGB_TO_LAB = EagerCompiled(_rgb_to_lab, chunk_pixels=32768)
+_LAB_TO_RGB = EagerCompiled(_lab_to_rgb, chunk_pixels=32768)
 
 
 def lab_to_rgb_uint8(lab):
