@@ -600,8 +600,8 @@ def _block_stream(build, workers, meter):
         outcomes = [outcome for outcome in convert_block(config, lo, hi, buffered) if outcome.position >= build.position]
         kept += sum(isinstance(outcome, Kept) for outcome in outcomes)
         seen += hi - max(lo, build.position)
-        meter.update(end, kept, seen)
-        yield from outcomes
+        yield from outcomes  # the consumer writes the shards these outcomes complete...
+        meter.update(end, kept, seen)  # ...before the line that counts them
 
 
 def _say_found(meter, build):
