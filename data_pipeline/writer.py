@@ -256,15 +256,16 @@ def convert_block(config, lo, hi, item_results):
         converted = _to_lab([labs[i] for i in rgb], config.examples_per_shard)
         for j, i in enumerate(rgb):
             labs[i] = converted[j]
-    lab_at = {position: lab for (position, _, _, _), lab in zip(examples, labs)}
+    same_size = len({lab.shape for lab in labs}) <= 1
+    scores = preprocess.grey_scores(np.stack(labs)) if labs and same_size else [preprocess.grey_score(lab) for lab in labs]
+    lab_at = {position: (lab, score) for (position, _, _, _), lab, score in zip(examples, labs, scores)}
     outcomes = []
     for slot in slots:
         if isinstance(slot, Skipped):
             outcomes.append(slot)
             continue
         position, example_id = slot[0], slot[1]
-        lab = lab_at[position]
-        score = preprocess.grey_score(lab)
+        lab, score = lab_at[position]
         is_grey = score < config.grey_threshold
         if is_grey and config.grey == "skip":
             reason = f"greyscale: chroma p99 {score:.2f} < {config.grey_threshold}"

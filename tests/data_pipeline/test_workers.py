@@ -85,3 +85,14 @@ def test_manifest_records_the_cut_and_readers_see_only_final_names(photos_with_b
     assert manifest["status"] == "complete" and manifest["num_shards"] == 3 and manifest["num_examples"] == 20
     assert [s["file"] for s in manifest["shards"]] == [f"train-{i:05d}-of-00003.tfrecord" for i in range(3)]
     assert not list((tmp_path / "out").glob(".*"))  # no staged or temporary files left
+
+
+def test_batched_grey_scores_equal_the_per_image_score():
+    from data_pipeline import preprocess
+
+    rng = np.random.default_rng(0)
+    labs = (rng.normal(size=(9, 16, 16, 3)) * rng.uniform(0.1, 20, size=(9, 1, 1, 1))).astype(np.float32)
+    scores = preprocess.grey_scores(labs)
+    assert scores == [preprocess.grey_score(lab) for lab in labs]  # identical: the skip decisions cannot change
+    reference = [np.percentile(np.sqrt(lab[..., 1].astype(np.float64) ** 2 + lab[..., 2] ** 2), 99) for lab in labs]
+    np.testing.assert_allclose(scores, reference, rtol=1e-5)
