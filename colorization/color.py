@@ -45,6 +45,17 @@ _LAB_FROM_F = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -2
 _LAB_OFFSETS = np.array([[-16.0], [0.0], [0.0]], dtype=np.float32)
 
 
+def _linear_from_uint8():
+    """Linear sRGB of each 8-bit level, in float64 rounded once to float32 (IEC 61966-2-1)."""
+    level = np.arange(256) / 255.0
+    linear = np.where(level > _SRGB_LINEAR_THRESHOLD, ((level + 0.055) / 1.055) ** 2.4, level / 12.92)
+    return linear.astype(np.float32)
+
+
+# A 256-entry table replaces the three powers per pixel of uint8 input.
+_LINEAR_FROM_UINT8 = _linear_from_uint8()
+
+
 def _checked_color(x, name):
     """Returns `x` (as a NumPy array if it has no dtype) after checking its dtype and channel count."""
     if not hasattr(x, "dtype"):
@@ -126,12 +137,15 @@ def rgb_to_lab(rgb):
 
 def _rgb_to_lab(rgb):
     """`rgb_to_lab` on checked input, in `keras.ops` (the path traced, differentiated and compiled)."""
-    rgb = _as_float32(rgb)
     shape = ops.shape(rgb)
     # Planar layout, one channel per row: each pixel's six powers are computed
     # once, and the 3x3 mixes become small matmuls between elementwise loops.
     planar = ops.transpose(ops.reshape(rgb, (-1, 3)))
-    xyz = ops.matmul(ops.convert_to_tensor(_XYZN_FROM_RGB.T), srgb_to_linear(planar))
+    if backend.standardize_dtype(rgb.dtype) == "uint8":
+        linear = ops.take(ops.convert_to_tensor(_LINEAR_FROM_UINT8), ops.cast(planar, "int32"))
+    else:
+        linear = srgb_to_linear(ops.cast(planar, "float32"))
+    xyz = ops.matmul(ops.convert_to_tensor(_XYZN_FROM_RGB.T), linear)
     f = ops.where(
         xyz > _LAB_EPSILON, _power(ops.maximum(xyz, _LAB_EPSILON), 1.0 / 3.0), _LAB_KAPPA_SLOPE * xyz + _LAB_OFFSET
     )
