@@ -172,7 +172,8 @@ def _inspect(args):
             raise SystemExit(f"error: {str(directory)!r} has no split {split!r}; it holds {sorted(manifest['splits'])}.")
         counts = [s["count"] for s in entry["shards"]]
         print(f"== {split}: {entry['status']}, source {entry['source']}, {entry['image_size']}px {entry['dtype']}")
-        print(f"   {sum(counts)} examples in {len(counts)} of {entry['num_shards']} shards (per shard: min {min(counts, default=0)}, max {max(counts, default=0)})")
+        of = f"{len(counts)} of {entry['num_shards']}" if "num_shards" in entry else f"{len(counts)} finished"
+        print(f"   {sum(counts)} examples in {of} shards (per shard: min {min(counts, default=0)}, max {max(counts, default=0)})")
         skipped = [item for s in entry["shards"] for item in s["skipped"]]
         print(f"   skipped: {len(skipped)} items ({sum(i['examples'] for i in skipped)} examples)")
         for item in skipped[: args.max_skipped]:

@@ -90,3 +90,18 @@ def test_every_option_has_help_text():
     for flag in ["--examples-per-shard", "--seed", "--workers", "--compression", "--grey-threshold"]:
         assert flag in build_help
     assert "usable cores" in build_help
+
+
+def test_inspect_describes_an_unfinished_build(png_folder, tmp_path, capsys):
+    root, _ = png_folder
+    out = tmp_path / "out"
+    _build(root, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    entry = manifest["splits"]["train"]
+    manifest["splits"]["train"] = {k: v for k, v in entry.items() if k not in ("num_shards", "num_examples")}
+    manifest["splits"]["train"].update(status="building", shards=entry["shards"][:2])
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert cli.main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "== train: building" in text and "16 examples in 2 finished shards" in text and "re-run the same build" in text
