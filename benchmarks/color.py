@@ -118,10 +118,13 @@ def main():
             "skimage_lab2rgb": lambda: [skcolor.lab2rgb(image) for image in lab_images],
             "plain_lab_to_rgb": lambda: np.asarray(colorization.lab_to_rgb(lab_images)),
         },
-        rounds=3,
+        rounds=5,
     )
     uncached = interleaved_best(
-        {"skimage": lambda: [skcolor.rgb2lab(image) for image in images], "ops": lambda: np.asarray(color._rgb_to_lab(images))},
+        {
+            "skimage": lambda: [skcolor.rgb2lab(image) for image in images],
+            "ops": lambda: np.asarray(color._rgb_to_lab(images)),
+        },
         rounds=1,
     )
     expected = np.stack([skcolor.rgb2lab(i) for i in images[:8]])
