@@ -107,9 +107,12 @@ class BuildProgress:
 
     def finish(self, entry, out_dir):
         """The closing line: what the build wrote, how long this run took, its rate."""
-        elapsed = time.monotonic() - self.start
+        elapsed = max(time.monotonic() - self.start, 1e-9)
         processed = self.items - self.first_item
+        rates = f"{processed / elapsed:.0f} images/s"
+        if self.crops > 1:
+            rates += f", {(entry['num_examples'] - self.examples_before) / elapsed:.0f} examples/s"
         self._write(
-            f"[{self.split}] done: {processed} images in {elapsed:.1f}s ({processed / max(elapsed, 1e-9):.0f} images/s); "
+            f"[{self.split}] done: {processed} images in {elapsed:.1f}s ({rates}); "
             f"{entry['num_examples']} examples in {entry['num_shards']} shards, {entry['num_skipped']} skipped, in {out_dir}"
         )
