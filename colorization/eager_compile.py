@@ -20,6 +20,7 @@ module, like the rest of `colorization`, imports no backend at load time.
 """
 
 import collections
+import threading
 
 import numpy as np
 from keras import backend
@@ -65,30 +66,36 @@ class EagerCompiled:
         self.traces = 0
         self._calls = collections.OrderedDict()
         self._compiled = collections.OrderedDict()
+        self._lock = threading.Lock()
 
     def __call__(self, x, **options):
         key = self._key(x, options)
         if key is None:
             return self.fn(x, **options)
-        compiled = self._compiled.get(key)
+        with self._lock:  # threads share the cache (a thread pool converting photos)
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                calls = self._calls.pop(key, 0)
+                if calls < self.calls_before_compiling:
+                    self._calls[key] = calls + 1
+                    while len(self._calls) > 16 * self.max_entries:
+                        self._calls.popitem(last=False)
+                else:
+                    compiled = self._compile(x, options)
+                    self._compiled[key] = compiled
+                    while len(self._compiled) > self.max_entries:
+                        self._compiled.popitem(last=False)
+            else:
+                self._compiled.move_to_end(key)
         if compiled is None:
-            calls = self._calls.pop(key, 0)
-            if calls < self.calls_before_compiling:
-                self._calls[key] = calls + 1
-                while len(self._calls) > 16 * self.max_entries:
-                    self._calls.popitem(last=False)
-                return self.fn(x, **options)
-            compiled = self._compile(x, options)
-            self._compiled[key] = compiled
-            while len(self._compiled) > self.max_entries:
-                self._compiled.popitem(last=False)
-        self._compiled.move_to_end(key)
+            return self.fn(x, **options)
         return compiled(x)
 
     def clear(self):
         """Forgets every compiled executable and call count (not `traces`)."""
-        self._calls.clear()
-        self._compiled.clear()
+        with self._lock:
+            self._calls.clear()
+            self._compiled.clear()
 
     @staticmethod
     def compiles_on_this_backend():

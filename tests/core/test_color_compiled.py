@@ -181,3 +181,16 @@ def test_inside_a_model(rng):
     expected = skcolor.rgb2lab(rgb)
     for lab in [predicted] + eager:
         assert np.abs(lab - expected).max() <= 2e-4
+
+
+def test_threads_share_the_cache(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [rng.uniform(0, 1, (2, 16, 16, 3)).astype(np.float32) for _ in range(12)]
+    traces = color._RGB_TO_LAB.traces
+    with ThreadPoolExecutor(4) as pool:
+        labs = list(pool.map(lambda photo: np.asarray(color.rgb_to_lab(photo)), photos))
+    for photo, lab in zip(photos, labs):
+        assert np.abs(lab - skcolor.rgb2lab(photo)).max() <= 2e-4
+    # Compiled once, not once a call (two threads may trace the same shape at the same time).
+    assert (1 <= color._RGB_TO_LAB.traces - traces <= 4) if COMPILES else color._RGB_TO_LAB.traces == traces
