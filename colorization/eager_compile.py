@@ -134,7 +134,7 @@ class EagerCompiled:
         chunk = 1
         while self.chunk_pixels and chunk * 2 <= self.chunk_pixels and positions % (chunk * 2) == 0:
             chunk *= 2
-        if not self.chunk_pixels or chunk == positions or chunk < 1024:
+        if not self.chunk_pixels or positions == 0 or chunk == positions or chunk < 1024:
             return self.fn(x, **options)
         chunks = ops.reshape(x, (positions // chunk, chunk, shape[-1]))
         out = ops.map(lambda block: self.fn(block, **options), chunks)

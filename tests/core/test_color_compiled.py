@@ -34,6 +34,14 @@ def fresh_cache():
 SHAPES = [(2, 128, 256, 3), (5, 64, 64, 3), (3, 37, 41, 3)]
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0, 5, 3), (1, 3)])
+def test_empty_and_single_pixel_inputs(shape):
+    for _ in range(3):
+        assert np.asarray(color.rgb_to_lab(np.full(shape, 255, np.uint8))).shape == shape
+        lab = np.asarray(color.lab_to_rgb(np.broadcast_to(np.float32([100, 0, 0]), shape).copy()))
+    np.testing.assert_allclose(lab, np.ones(shape), atol=1e-3)  # L=100, a=b=0: white
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_compiled_path_equals_uncompiled_path_and_skimage(shape, rng):
     rgb = rng.uniform(0, 1, shape).astype(np.float32)
