@@ -17,7 +17,6 @@ import importlib
 
 _EXPORTS = {
     "write_shards": "data_pipeline.writer",
-    "build_shard": "data_pipeline.writer",
     "BuildConfig": "data_pipeline.writer",
     "read_shards": "data_pipeline.reader",
     "iterate_numpy": "data_pipeline.numpy_reader",
@@ -25,7 +24,7 @@ _EXPORTS = {
     "plot_prior": "data_pipeline.prior",
     "load_manifest": "data_pipeline.manifest",
 }
-_MODULES = {"sources", "features", "preprocess", "manifest", "writer", "reader", "numpy_reader", "prior", "cli"}
+_MODULES = {"sources", "features", "preprocess", "crops", "manifest", "writer", "progress", "reader", "numpy_reader", "prior", "cli"}
 
 __all__ = sorted(_EXPORTS) + ["sources"]
 

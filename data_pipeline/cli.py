@@ -1,8 +1,8 @@
-"""Command line: `python -m data_pipeline build ...` and `python -m data_pipeline inspect DIR`.
+"""Command line `colorization-data` (or `python -m data_pipeline`): `build ...` and `inspect DIR`.
 
 Examples::
 
-    python -m data_pipeline build --source samples --split train --out data/samples --size 64 --crops-per-image 64
+    colorization-data build --source samples --split train --out data/samples --size 64 --crops-per-image 64
     python -m data_pipeline build --source tfds:cifar10 --split train --out data/cifar10 --size 32
     python -m data_pipeline build --source folder:~/photos --out data/photos --size 256 --prior
     python -m data_pipeline build --source npy:gray_scale.npy,ab1.npy,ab2.npy,ab3.npy --out data/kaggle --size 224
@@ -19,37 +19,67 @@ import sys
 import numpy as np
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="python -m data_pipeline", description=__doc__.split("\n")[0])
+def prog_name(argv0=None):
+    """The command as the user typed it: `colorization-data`, or `python -m data_pipeline`."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    name = pathlib.Path(argv0 or "").name
+    if not name or name in ("__main__.py", "-c") or name.startswith("python"):
+        return "python -m data_pipeline"
+    return name
+
+
+def _parser(prog=None):
+    from data_pipeline.writer import usable_cores
+
+    parser = argparse.ArgumentParser(prog=prog or prog_name(), description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    build = commands.add_parser("build", help="write CIELAB TFRecord shards and manifest.json")
+    build = commands.add_parser(
+        "build", help="write CIELAB TFRecord shards and manifest.json",
+        description="Write CIELAB TFRecord shards of exactly --examples-per-shard examples (all but the last) and "
+        "manifest.json. Re-running the same command resumes an interrupted build and leaves a finished one alone.",
+    )
     build.add_argument("--source", required=True, help="tfds:NAME[:SPLIT], folder:PATH, npy:L.npy,AB.npy, samples[:SPLIT]")
     build.add_argument("--split", default=None, help="split to read (TFDS, samples) and to name the shards (default train)")
     build.add_argument("--out", required=True, help="output directory")
     build.add_argument("--size", type=int, default=64, help="square example size in pixels (default 64)")
-    build.add_argument("--examples-per-shard", type=int, default=128)
-    build.add_argument("--crops-per-image", type=int, default=1)
+    build.add_argument(
+        "--examples-per-shard", type=int, default=128,
+        help="examples in every shard but the last (default 128, as report 000); skipped inputs are filled from the next ones",
+    )
+    build.add_argument("--crops-per-image", type=int, default=1, help="examples cut from each source image (default 1)")
     build.add_argument("--crop", choices=["center", "random"], default=None, help="default: center for 1 crop, random for more")
     build.add_argument("--grey", choices=["skip", "flag", "keep"], default="skip", help="greyscale examples (default skip)")
-    build.add_argument("--grey-threshold", type=float, default=2.0)
+    build.add_argument(
+        "--grey-threshold", type=float, default=2.0,
+        help="an example is grey when the 99th percentile of its chroma sqrt(a^2+b^2) is below this (Lab units, default 2.0)",
+    )
     build.add_argument("--allow-upscale", action="store_true", help="upscale images smaller than --size instead of skipping them")
-    build.add_argument("--compression", choices=["GZIP"], default=None)
-    build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--workers", type=int, default=None)
-    build.add_argument("--executor", choices=["thread", "process"], default="thread")
+    build.add_argument("--compression", choices=["GZIP"], default=None, help="compress the shards (default: none; readers detect it)")
+    build.add_argument(
+        "--seed", type=int, default=0, help="seed of the random crops; with the source and settings it fixes every byte (default 0)"
+    )
+    build.add_argument(
+        "--workers", type=int, default=None,
+        help=f"processes that decode and crop images while this one converts and writes (default: the usable cores, "
+        f"here {usable_cores()}); 1 does everything in one process; the shards are the same for any value",
+    )
     build.add_argument(
         "--runner", choices=["local", "beam"], default="local",
-        help="local (threads or processes, default) or beam (Apache Beam; pipeline options go after --)",
+        help="local (worker processes, default) or beam (Apache Beam; pipeline options go after --)",
     )
     build.add_argument("--overwrite", action="store_true", help="replace an existing build of this split made with other settings")
     build.add_argument("--prior", action="store_true", help="compute the ab prior after building")
     build.add_argument("--data-dir", default=None, help="TFDS data_dir")
     build.add_argument("--no-download", action="store_true", help="TFDS: use only an already prepared data_dir")
-    build.add_argument("--quiet", action="store_true", help="no progress line")
+    build.add_argument("--quiet", action="store_true", help="no progress lines")
+    build.add_argument(
+        "--progress-interval", type=float, default=None,
+        help="seconds between progress lines (default 1 on a terminal, 10 otherwise)",
+    )
 
     inspect = commands.add_parser("inspect", help="counts, skipped items, prior plot and sample grid")
-    inspect.add_argument("dir")
+    inspect.add_argument("dir", help="a shard directory (holding manifest.json)")
     inspect.add_argument("--split", default=None, help="default: every split")
     inspect.add_argument("--plots", default=None, help="where to write the PNGs (default: the shard directory)")
     inspect.add_argument("--no-prior", action="store_true", help="do not compute a missing prior")
@@ -86,7 +116,8 @@ def _build(args, beam_args=()):
         if beam_args:
             raise ValueError(f"arguments after -- are Beam pipeline options; pass --runner beam. Received: {list(beam_args)}")
         entry = write_shards(
-            args.source, args.out, workers=args.workers, executor=args.executor, progress=not args.quiet, **settings
+            args.source, args.out, workers=args.workers, progress=not args.quiet,
+            progress_interval=args.progress_interval, **settings,
         )
     split = entry["shards"][0]["file"].rsplit("-", 3)[0] if entry["shards"] else args.split
     if args.prior:
@@ -141,7 +172,8 @@ def _inspect(args):
             raise SystemExit(f"error: {str(directory)!r} has no split {split!r}; it holds {sorted(manifest['splits'])}.")
         counts = [s["count"] for s in entry["shards"]]
         print(f"== {split}: {entry['status']}, source {entry['source']}, {entry['image_size']}px {entry['dtype']}")
-        print(f"   {sum(counts)} examples in {len(counts)} of {entry['num_shards']} shards (per shard: min {min(counts, default=0)}, max {max(counts, default=0)})")
+        of = f"{len(counts)} of {entry['num_shards']}" if "num_shards" in entry else f"{len(counts)} finished"
+        print(f"   {sum(counts)} examples in {of} shards (per shard: min {min(counts, default=0)}, max {max(counts, default=0)})")
         skipped = [item for s in entry["shards"] for item in s["skipped"]]
         print(f"   skipped: {len(skipped)} items ({sum(i['examples'] for i in skipped)} examples)")
         for item in skipped[: args.max_skipped]:

@@ -192,3 +192,10 @@ def grey_score(lab):
     lab = np.asarray(lab, dtype=np.float32)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     return float(np.percentile(chroma, 99))
+
+
+def grey_scores(labs):
+    """`grey_score` of each image of a batch `(N, H, W, 3)` in one vectorised call (the same values)."""
+    labs = np.asarray(labs, dtype=np.float32)
+    chroma = np.hypot(labs[..., 1], labs[..., 2]).reshape(len(labs), -1)
+    return [float(score) for score in np.percentile(chroma, 99, axis=1)]

@@ -1,27 +1,56 @@
 """The shard writer: source -> CIELAB `tf.train.Example` shards + manifest.
 
-`build_shard(source, config, index, num_shards, out_dir)` is the unit of
-work: a pure function of (source, build settings, shard index) that decodes
-its own block of items, converts them with `colorization.color.rgb_to_lab`,
-writes `{split}-{i:05d}-of-{n:05d}.tfrecord` under a temporary name, and
-renames it into place only when it is complete. Shard i always holds the
-examples planned for positions [128 i, 128 (i + 1)) of the source (item
-e // crops_per_image, crop e % crops_per_image), minus any that are
-skipped, so the plan -- and the `-of-n` in every file name -- is known
-before a single image is decoded, shards can be built in any order and on
-any machine (the Beam runner of a later issue maps `build_shard` over
-indices), and a shard's bytes never depend on the others. With clean input
-every shard holds 128 examples but the last; a skipped item leaves its
-shard shorter, and the manifest records the exact counts.
+Every shard holds exactly `examples_per_shard` (128) examples but the last,
+whatever inputs are skipped. The design, in three layers:
 
-`write_shards` drives it: plans, skips shards a previous (killed) run
-finished, builds the rest in parallel, and keeps `manifest.json` current
-after every shard so that a re-run resumes where the last one stopped and
-ends with the same files and manifest an uninterrupted build writes.
+*Blocks decide, per input, kept or skipped.* Example position p of a source
+is crop p % c of item p // c (c = `crops_per_image`). Positions are grouped
+into fixed blocks of `examples_per_shard`: block b is positions
+[128 b, 128 (b + 1)). A block is the unit of processing: its items are
+decoded and cropped (`data_pipeline.crops`, in worker processes), its RGB
+crops converted to CIELAB as one batch, checked for grey and serialised.
+The result -- for every position, the example's bytes or the reason it was
+skipped -- is a pure function of (source, settings, b): it does not depend
+on which process, how many workers, or which run computed it (the Lab
+conversion runs one compiled function of a fixed batch shape, see
+`_to_lab`). With clean input, block b holds the examples earlier versions
+wrote as shard b.
+
+*The cut is a function of those decisions.* The kept examples, in position
+order, are cut into shards: shard j holds kept examples [128 j, 128 (j + 1))
+and *covers* the positions from its first example up to the next shard's
+first example (shard 0 from position 0, the last shard to the end), so every
+skipped input is recorded, with its reason, in the one shard that covers it.
+Shard j is written when the first example of shard j + 1 has been seen or
+the source has ended.
+
+*Writing and resuming.* The main process writes the shards in order, each
+under a temporary name renamed to a hidden staged name
+(`.{split}-{j:05d}-staged.tfrecord`) only when complete, and after every
+shard saves `manifest.json` (status "building") with the shard's file,
+count, sha256, skipped inputs and covered positions `[lo, hi)`. The number
+of shards -- the `-of-n` of TFDS-style names -- is known only once the last
+block is processed; then every staged file is renamed to
+`{split}-{j:05d}-of-{n:05d}.tfrecord` and the manifest marked "complete".
+A re-run (after a kill, even SIGKILL) keeps the longest prefix of recorded
+shards whose files are intact (size and sha256) and resumes at the block
+holding the position where that prefix ends, discarding the positions
+before it: blocks are always processed whole, so every Lab batch, and so
+every byte, is that of an uninterrupted build.
+
+*Parallelism.* Decoding and cropping (about two thirds of the work) run in
+`workers` processes started with the "spawn" context, which import only
+NumPy and Pillow; the main process keeps a bounded window of items in
+flight, so the workers decode the next blocks while it converts block b to
+Lab (TensorFlow), serialises and writes. `data_pipeline.beam` runs the same
+blocks and the same cut on Apache Beam.
 """
 
+import collections
 import concurrent.futures
 import dataclasses
+import functools
+import itertools
 import math
 import multiprocessing
 import os
@@ -29,17 +58,24 @@ import pathlib
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 
+from data_pipeline import crops as crops_lib
 from data_pipeline import features
 from data_pipeline import manifest as manifest_lib
 from data_pipeline import preprocess
+from data_pipeline import progress as progress_lib
 from data_pipeline import sources as sources_lib
 
 # Testing knob: seconds to sleep before a finished shard is renamed into place,
 # so a test can kill a build part-way through deterministically.
 _DELAY_ENV = "DATA_PIPELINE_SHARD_DELAY"
+
+# A kept example (its serialised bytes) and a skipped input (its manifest record), at a planned position.
+Kept = collections.namedtuple("Kept", ["position", "example_id", "data", "flagged"])
+Skipped = collections.namedtuple("Skipped", ["position", "record"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +85,8 @@ class BuildConfig:
     Args:
         image_size: side of the square examples (64 for report 000's U-Net,
             224/256 for the larger networks).
-        examples_per_shard: 128, as report 000 (section 4.3) used.
+        examples_per_shard: examples in every shard but the last; 128, as
+            report 000 (section 4.3) used.
         crops_per_image: examples cut from each source item.
         crop: "center" (shorter side resized to `image_size`, centre
             square) or "random" (squares of random scale and position).
@@ -100,183 +137,6 @@ class BuildConfig:
         return out
 
 
-def plan(source, config):
-    """(number of planned examples, number of shards) for a source and settings."""
-    total = len(source) * config.crops_per_image
-    return total, max(1, math.ceil(total / config.examples_per_shard))
-
-
-def _temp_name(final_name):
-    return f".{final_name}.tmp-{os.getpid()}-{threading.get_ident()}"
-
-
-def _crops_of(payload, item_id, config):
-    """All `crops_per_image` crops of one item: ("rgb", uint8 list) or ("lab", float list)."""
-    size = config.image_size
-    min_side = None if config.allow_upscale else size
-    if isinstance(payload, preprocess.SkipItem):
-        raise payload
-    if isinstance(payload, sources_lib.LabImage):
-        kind, image = "lab", np.asarray(payload.lab, dtype=np.float32)
-    elif isinstance(payload, np.ndarray):
-        kind, image = "rgb", preprocess.rgb_array_to_uint8(payload)
-    else:
-        draft = size if config.crop == "center" else math.ceil(size / config.crop_scale[0])
-        kind, image = "rgb", preprocess.decode_image(payload, min_side=min_side, draft_side=draft)
-    height, width = image.shape[:2]
-    if min_side is not None and min(height, width) < min_side:
-        raise preprocess.SkipItem(f"too small: {width}x{height} pixels, shorter side below {min_side}")
-    boxes = preprocess.crop_boxes(
-        height, width, size, config.crops_per_image, config.crop, config.crop_scale,
-        preprocess.item_rng(config.seed, item_id),
-    )
-    resize = preprocess.crop_resize_lab if kind == "lab" else preprocess.crop_resize_rgb
-    return kind, [resize(image, box, size) for box in boxes]
-
-
-def _to_lab(rgb_batch):
-    from colorization.color import rgb_to_lab
-
-    return np.asarray(rgb_to_lab(np.stack(rgb_batch)), dtype=np.float32)
-
-
-def _crops_or_skip(args):
-    item_id, payload, config = args
-    try:
-        return _crops_of(payload, item_id, config)
-    except preprocess.SkipItem as skip:
-        return skip
-
-
-def build_shard(source, config, index, num_shards, out_dir, map_fn=map):
-    """Builds shard `index` of `num_shards` into `out_dir`; returns its manifest record.
-
-    A pure function of its arguments: it reads only the items planned for
-    this shard, and the file it leaves is complete or absent (written under
-    a hidden temporary name, then renamed). `map_fn` (an order-preserving
-    map such as `ThreadPoolExecutor.map`) parallelises decoding and
-    cropping of the shard's items; it never changes the result.
-    """
-    import tensorflow as tf
-
-    per_shard, per_item = config.examples_per_shard, config.crops_per_image
-    total = len(source) * per_item
-    lo, hi = index * per_shard, min((index + 1) * per_shard, total)
-    examples, skipped = [], []  # examples: (example_id, kind, array)
-    if hi > lo:
-        first_item, end_item = lo // per_item, (hi - 1) // per_item + 1
-        items = list(source.iter_range(first_item, end_item))
-        results = map_fn(_crops_or_skip, [(item_id, payload, config) for item_id, payload in items])
-        for item_index, (item_id, _), result in zip(range(first_item, end_item), items, results):
-            wanted = [k for k in range(per_item) if lo <= item_index * per_item + k < hi]
-            if isinstance(result, preprocess.SkipItem):
-                if wanted[0] == 0:  # reported once, by the shard holding the item's first crop
-                    skipped.append({"id": item_id, "reason": result.reason, "examples": per_item})
-                continue
-            kind, crops = result
-            for k in wanted:
-                example_id = item_id if per_item == 1 else f"{item_id}#{k}"
-                examples.append((example_id, kind, crops[k]))
-    rgb_positions = [i for i, (_, kind, _) in enumerate(examples) if kind == "rgb"]
-    labs = [array for (_, _, array) in examples]
-    if rgb_positions:
-        converted = _to_lab([labs[i] for i in rgb_positions])
-        for j, i in enumerate(rgb_positions):
-            labs[i] = converted[j]
-
-    split = source.split
-    final_name = features.shard_filename(split, index, num_shards)
-    out_dir = pathlib.Path(out_dir)
-    tmp_path = out_dir / _temp_name(final_name)
-    options = tf.io.TFRecordOptions(compression_type=config.compression or "")
-    count, flagged = 0, []
-    try:
-        with tf.io.TFRecordWriter(str(tmp_path), options) as writer:
-            for (example_id, _, _), lab in zip(examples, labs):
-                score = preprocess.grey_score(lab)
-                is_grey = score < config.grey_threshold
-                if is_grey and config.grey == "skip":
-                    skipped.append(
-                        {"id": example_id, "reason": f"greyscale: chroma p99 {score:.2f} < {config.grey_threshold}", "examples": 1}
-                    )
-                    continue
-                if is_grey and config.grey == "flag":
-                    flagged.append(example_id)
-                writer.write(features.encode_example(lab, example_id, grey=is_grey and config.grey == "flag"))
-                count += 1
-        delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
-        if delay:
-            time.sleep(delay)
-        record = {
-            "index": index,
-            "file": final_name,
-            "count": count,
-            "bytes": tmp_path.stat().st_size,
-            "sha256": manifest_lib.sha256_file(tmp_path),
-            "skipped": skipped,
-            "flagged_grey": flagged,
-        }
-        os.replace(tmp_path, out_dir / final_name)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-    return record
-
-
-def _check_writable(out_dir):
-    out_dir = pathlib.Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise PermissionError(f"output directory {str(out_dir)!r} is not writable: {error}") from None
-    return out_dir
-
-
-class _Progress:
-    def __init__(self, split, total_shards, enabled):
-        self.split, self.total, self.enabled = split, total_shards, enabled
-        self.start = self.last = time.monotonic()
-        self.tty = enabled and sys.stderr.isatty()
-
-    def update(self, done, examples, final=False):
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not (final or self.tty or now - self.last >= 5.0):
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = examples / elapsed
-        eta = (self.total - done) * elapsed / max(done, 1)
-        line = f"[{self.split}] {done}/{self.total} shards, {examples} examples, {rate:.0f} examples/s, ETA {eta:.0f}s"
-        sys.stderr.write(("\r" if self.tty else "") + line + ("\n" if final or not self.tty else ""))
-        sys.stderr.flush()
-
-
-def _collect(futures, record_done):
-    try:
-        for future in concurrent.futures.as_completed(futures):
-            record_done(future.result())
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
-
-
-def _finalise(entry):
-    shards = sorted(entry["shards"], key=lambda s: s["index"])
-    entry["shards"] = shards
-    entry["num_examples"] = sum(s["count"] for s in shards)
-    entry["skipped"] = [item for s in shards for item in s["skipped"]]
-    entry["num_skipped"] = sum(item["examples"] for item in entry["skipped"])
-    entry["num_flagged_grey"] = sum(len(s["flagged_grey"]) for s in shards)
-    entry["status"] = "complete"
-    return entry
-
-
 def make_config(
     image_size=64, examples_per_shard=128, crops_per_image=1, crop=None, crop_scale=(0.25, 1.0), grey="skip",
     grey_threshold=2.0, allow_upscale=False, compression=None, seed=0,
@@ -299,31 +159,290 @@ def make_config(
     )
 
 
+
+def usable_cores():
+    """The CPU cores this process may run on (its affinity mask), the default number of workers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def crop_settings(config):
+    """The part of a `BuildConfig` the decode workers need."""
+    return crops_lib.CropSettings(
+        config.image_size, config.crops_per_image, config.crop, config.crop_scale, config.allow_upscale, config.seed
+    )
+
+
+def num_planned(source, config):
+    """Planned example positions: items x crops per image."""
+    return len(source) * config.crops_per_image
+
+
+def block_range(config, total, block):
+    """Planned positions `[lo, hi)` of block `block` and the items `[first, end)` they come from."""
+    per_block, per_item = config.examples_per_shard, config.crops_per_image
+    lo, hi = block * per_block, min((block + 1) * per_block, total)
+    return lo, hi, lo // per_item, (hi - 1) // per_item + 1
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_rgb_to_lab(backend_name):
+    from colorization.color import rgb_to_lab
+
+    if backend_name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(rgb_to_lab, jit_compile=True)
+    if backend_name == "jax":
+        import jax
+
+        return jax.jit(rgb_to_lab)
+    return rgb_to_lab
+
+
+def _to_lab(rgb_batch, batch_size):
+    """CIELAB of a block's RGB crops (`colorization.color.rgb_to_lab`), float32.
+
+    The bytes of a build must not depend on the history of the process that
+    makes them (how many blocks it converted before, whether it resumed), so
+    every block goes through the same compiled function of one fixed shape:
+    the crops padded to `batch_size` (the block size). A plain call of
+    `rgb_to_lab` would not do: it runs eagerly the first time it sees a
+    shape and compiled afterwards, and the two round differently.
+    """
+    import keras
+
+    batch = np.stack(rgb_batch)
+    padded = np.zeros((max(batch_size, len(batch)),) + batch.shape[1:], batch.dtype)
+    padded[: len(batch)] = batch
+    lab = _compiled_rgb_to_lab(keras.backend.backend())(padded)
+    return np.asarray(lab, dtype=np.float32)[: len(batch)]
+
+
+def convert_block(config, lo, hi, item_results):
+    """The outcomes of planned positions `[lo, hi)`, in position order.
+
+    Args:
+        config: the `BuildConfig`.
+        lo, hi: the block's positions.
+        item_results: maps each item index of the block to `(item_id,
+            result)`, the result of `crops.crops_or_skip`.
+
+    Returns:
+        A list of `Kept` (serialised example) and `Skipped` (manifest
+        record) in position order; an item that cannot be used is one
+        `Skipped` at its first crop's position, reported by the block
+        holding that position.
+    """
+    per_item = config.crops_per_image
+    slots = []
+    for item_index in range(lo // per_item, (hi - 1) // per_item + 1):
+        item_id, result = item_results[item_index]
+        first = item_index * per_item
+        if isinstance(result, preprocess.SkipItem):
+            if lo <= first < hi:
+                slots.append(Skipped(first, {"id": item_id, "reason": result.reason, "examples": per_item}))
+            continue
+        kind, arrays = result
+        for k in range(max(lo - first, 0), min(hi - first, per_item)):
+            example_id = item_id if per_item == 1 else f"{item_id}#{k}"
+            slots.append((first + k, example_id, kind, arrays[k]))
+    examples = [slot for slot in slots if not isinstance(slot, Skipped)]
+    labs = [array for (_, _, _, array) in examples]
+    rgb = [i for i, (_, _, kind, _) in enumerate(examples) if kind == "rgb"]
+    if rgb:  # one batch per block: the same batches, so the same float rounding, in every run
+        converted = _to_lab([labs[i] for i in rgb], config.examples_per_shard)
+        for j, i in enumerate(rgb):
+            labs[i] = converted[j]
+    same_size = len({lab.shape for lab in labs}) <= 1
+    scores = preprocess.grey_scores(np.stack(labs)) if labs and same_size else [preprocess.grey_score(lab) for lab in labs]
+    lab_at = {position: (lab, score) for (position, _, _, _), lab, score in zip(examples, labs, scores)}
+    outcomes = []
+    for slot in slots:
+        if isinstance(slot, Skipped):
+            outcomes.append(slot)
+            continue
+        position, example_id = slot[0], slot[1]
+        lab, score = lab_at[position]
+        is_grey = score < config.grey_threshold
+        if is_grey and config.grey == "skip":
+            reason = f"greyscale: chroma p99 {score:.2f} < {config.grey_threshold}"
+            outcomes.append(Skipped(position, {"id": example_id, "reason": reason, "examples": 1}))
+            continue
+        flagged = is_grey and config.grey == "flag"
+        outcomes.append(Kept(position, example_id, features.encode_example(lab, example_id, grey=flagged), flagged))
+    return outcomes
+
+
+def block_outcomes(source, config, block):
+    """`convert_block` for block `block` of a source, decoded in this process (the Beam tasks use it)."""
+    settings = crop_settings(config)
+    lo, hi, first, end = block_range(config, num_planned(source, config), block)
+    results = {
+        index: (item_id, crops_lib.crops_or_skip(item_id, payload, settings))
+        for index, (item_id, payload) in enumerate(source.iter_range(first, end), first)
+    }
+    return convert_block(config, lo, hi, results)
+
+
+def cut_shards(outcomes, examples_per_shard, first_index=0, start=0, end=None):
+    """Cuts position-ordered outcomes into shards of `examples_per_shard` kept examples.
+
+    Yields `(index, lo, hi, outcomes)` per shard, as soon as it is known to
+    be complete: shard j covers positions from its first example (or
+    `start`) up to the next shard's first example (or `end`), so skipped
+    inputs between two shards belong to the earlier one.
+    """
+    index, lo, current, count = first_index, start, [], 0
+    for outcome in outcomes:
+        if isinstance(outcome, Kept):
+            if count == examples_per_shard:
+                yield index, lo, outcome.position, current
+                index, lo, current, count = index + 1, outcome.position, [], 0
+            count += 1
+        current.append(outcome)
+    if current or index == 0:
+        yield index, lo, end, current
+
+
+def staged_name(split, index):
+    """The hidden name of a finished shard while the total number of shards is not yet known."""
+    return f".{split}-{index:05d}-staged.tfrecord"
+
+
+def _temp_name(final_name):
+    return f".{final_name.lstrip('.')}.tmp-{os.getpid()}-{threading.get_ident()}"
+
+
+def write_shard(out_dir, split, config, index, lo, hi, outcomes):
+    """Writes one shard's kept examples to its staged name (atomically); returns its manifest record."""
+    import tensorflow as tf
+
+    out_dir = pathlib.Path(out_dir)
+    name = staged_name(split, index)
+    tmp_path = out_dir / _temp_name(name)
+    kept = [outcome for outcome in outcomes if isinstance(outcome, Kept)]
+    options = tf.io.TFRecordOptions(compression_type=config.compression or "")
+    try:
+        with tf.io.TFRecordWriter(str(tmp_path), options) as writer:
+            for example in kept:
+                writer.write(example.data)
+        delay = float(os.environ.get(_DELAY_ENV, "0") or 0)
+        if delay:
+            time.sleep(delay)
+        record = {
+            "index": index,
+            "file": name,
+            "count": len(kept),
+            "bytes": tmp_path.stat().st_size,
+            "sha256": manifest_lib.sha256_file(tmp_path),
+            "positions": [lo, hi],
+            "skipped": [outcome.record for outcome in outcomes if isinstance(outcome, Skipped)],
+            "flagged_grey": [example.example_id for example in kept if example.flagged],
+        }
+        os.replace(tmp_path, out_dir / name)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return record
+
+
+def _check_writable(out_dir):
+    out_dir = pathlib.Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise PermissionError(f"output directory {str(out_dir)!r} is not writable: {error}") from None
+    return out_dir
+
+
+def _finalise(entry):
+    shards = sorted(entry["shards"], key=lambda s: s["index"])
+    entry["shards"] = shards
+    entry["num_shards"] = len(shards)
+    entry["num_examples"] = sum(s["count"] for s in shards)
+    entry["skipped"] = [item for s in shards for item in s["skipped"]]
+    entry["num_skipped"] = sum(item["examples"] for item in entry["skipped"])
+    entry["num_flagged_grey"] = sum(len(s["flagged_grey"]) for s in shards)
+    entry["status"] = "complete"
+    return entry
+
+
+def finish_build(out_dir, split, identity, records):
+    """Renames the staged shards to `{split}-{j:05d}-of-{n:05d}.tfrecord` and marks the split complete.
+
+    Shared by every engine. Shard files of this split that the build does not
+    list (left by an older build) are removed. Returns the final entry.
+    """
+    out_dir = pathlib.Path(out_dir)
+    records = [dict(record) for record in sorted(records, key=lambda r: r["index"])]
+    if [r["index"] for r in records] != list(range(len(records))):
+        raise RuntimeError(f"split {split!r}: shards {[r['index'] for r in records]} are not 0..n-1.")
+    for record in records:
+        final = features.shard_filename(split, record["index"], len(records))
+        if record["file"] != final:
+            os.replace(out_dir / record["file"], out_dir / final)
+            record["file"] = final
+    listed = {record["file"] for record in records}
+    for path in out_dir.glob(f"{split}-*-of-*.tfrecord"):
+        if path.name not in listed:
+            path.unlink()
+    manifest = manifest_lib.load_manifest(out_dir, required=False)
+    entry = _finalise(dict(identity, shards=records))
+    manifest["splits"][split] = entry
+    manifest_lib.save_manifest(out_dir, manifest)
+    return entry
+
+
 @dataclasses.dataclass
 class PreparedBuild:
     """A planned build of one split: what `prepare_build` found and decided.
 
     `complete` is True when the split was already fully built with these
     settings (and verified); `entry` is then its final manifest entry.
-    Otherwise `entry` is the split's manifest entry, saved with status
-    "building", and `done` maps the indices of shards a previous run finished
-    (sizes and checksums verified) to their records; the rest are `pending`.
+    Otherwise `done` lists the records of the shards a previous run finished
+    (the longest intact prefix: files found, sizes and checksums verified),
+    and `position` is the planned position where the next shard starts.
+    `found` says what the directory held: `status` (None, "building" or
+    "complete"), `recorded` (shards listed) and `intact` (shards kept).
     """
 
     source: object
     config: BuildConfig
     out_dir: pathlib.Path
     split: str
-    num_shards: int
+    total: int
     identity: dict
-    manifest: dict
     entry: dict
-    done: dict
+    done: list
+    position: int
     complete: bool
+    found: dict
 
     @property
-    def pending(self):
-        return [i for i in range(self.num_shards) if i not in self.done]
+    def first_block(self):
+        return self.position // self.config.examples_per_shard
+
+    @property
+    def num_blocks(self):
+        return math.ceil(self.total / self.config.examples_per_shard)
+
+
+def _locate(out_dir, split, record):
+    """The file holding a recorded shard (staged or final name), verified by size and sha256, or None."""
+    index = record.get("index")
+    candidates = [record.get("file"), staged_name(split, index)]
+    candidates += sorted(path.name for path in out_dir.glob(f"{split}-{index:05d}-of-*.tfrecord"))
+    for name in dict.fromkeys(c for c in candidates if c):
+        path = out_dir / name
+        if path.is_file() and path.stat().st_size == record.get("bytes") and manifest_lib.sha256_file(path) == record.get("sha256"):
+            return path
+    return None
 
 
 def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_dir=None, download=True):
@@ -333,11 +452,12 @@ def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_
     pipeline), so a directory written by one is resumed identically by another.
     A split already built from another source or with other settings is an
     error unless `overwrite`, which deletes its shards. Temporary files of a
-    killed run are removed (one build per directory at a time).
+    killed run, and staged shards that are not part of the intact prefix, are
+    removed (one build per directory at a time).
     """
     source = sources_lib.from_spec(source, split=split, data_dir=data_dir, download=download)
     out_dir = _check_writable(out_dir)
-    total, num_shards = plan(source, config)
+    total = num_planned(source, config)
     if total == 0:
         raise ValueError(f"source {source.spec!r} has no items.")
     split = source.split
@@ -346,7 +466,6 @@ def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_
         "image_size": config.image_size,
         "dtype": features.STORAGE_DTYPE_NAME,
         "config": config.to_json(),
-        "num_shards": num_shards,
         "num_planned": total,
     }
     manifest = manifest_lib.load_manifest(out_dir, required=False)
@@ -357,24 +476,155 @@ def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_
                 f"{str(out_dir)!r} already holds split {split!r} built from {entry.get('source')!r} with other "
                 "settings; pass overwrite=True (--overwrite) or choose another directory."
             )
-        for path in out_dir.glob(f"{split}-*-of-*.tfrecord"):
+        for path in [*out_dir.glob(f"{split}-*-of-*.tfrecord"), *out_dir.glob(f".{split}-*-staged.tfrecord")]:
             path.unlink()
         entry = None
+    found = {"status": None if entry is None else entry.get("status"), "recorded": len((entry or {}).get("shards", []))}
     if entry is not None and entry.get("status") == "complete":
         manifest_lib.verify_split(out_dir, split, entry, verify="checksum")
-        return PreparedBuild(source, config, out_dir, split, num_shards, identity, manifest, entry, {}, True)
+        found["intact"] = found["recorded"]
+        return PreparedBuild(source, config, out_dir, split, total, identity, entry, entry["shards"], total, True, found)
 
     for path in [*out_dir.glob(f".{split}-*.tfrecord.tmp-*"), *out_dir.glob(f".{manifest_lib.MANIFEST_NAME}.tmp-*")]:
         path.unlink(missing_ok=True)
-    done = {}
-    for record in (entry or {}).get("shards", []):
-        path = out_dir / record["file"]
-        if path.is_file() and path.stat().st_size == record["bytes"] and manifest_lib.sha256_file(path) == record["sha256"]:
-            done[record["index"]] = record
-    entry = dict(identity, status="building", shards=sorted(done.values(), key=lambda s: s["index"]))
+    done, position = [], 0
+    for expected, record in enumerate(sorted((entry or {}).get("shards", []), key=lambda r: r.get("index", -1))):
+        positions = record.get("positions")
+        if record.get("index") != expected or not positions or positions[0] != position:
+            break
+        path = _locate(out_dir, split, record)
+        if path is None:
+            break
+        done.append(dict(record, file=path.name))
+        position = positions[1]
+    kept = {record["file"] for record in done}
+    for path in out_dir.glob(f".{split}-*-staged.tfrecord"):
+        if path.name not in kept:
+            path.unlink()
+    found["intact"] = len(done)
+    entry = dict(identity, status="building", shards=done)
     manifest["splits"][split] = entry
     manifest_lib.save_manifest(out_dir, manifest)
-    return PreparedBuild(source, config, out_dir, split, num_shards, identity, manifest, entry, done, False)
+    return PreparedBuild(source, config, out_dir, split, total, identity, entry, done, position, False, found)
+
+
+def decode_pool(workers):
+    """The worker processes of a build, all started before this returns.
+
+    They are started with the "spawn" context, so they import only what
+    `data_pipeline.crops` needs (no TensorFlow), and while they start the
+    caller's `__main__` module is hidden from `multiprocessing`, so a script
+    that calls `write_shards` without an `if __name__ == "__main__":` guard is
+    not re-run by every worker (the workers run only library code).
+    """
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=crops_lib.exit_with_parent
+    )
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        started = [pool.submit(os.getpid) for _ in range(workers)]  # each submit starts one process
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+    concurrent.futures.wait(started)
+    return pool
+
+
+def _source_items(source, config, first_block, num_blocks):
+    """`(item_index, (item_id, payload))` of blocks `first_block..`, read block by block.
+
+    Reading a block's own range (as Beam tasks do) keeps every engine reading
+    the same slices of the source (a TFDS split is read as `split[a:b]`).
+    """
+    total, next_item = num_planned(source, config), None
+    for block in range(first_block, num_blocks):
+        _, _, first, end = block_range(config, total, block)
+        first = first if next_item is None else max(first, next_item)
+        yield from enumerate(source.iter_range(first, end), first)
+        next_item = end
+
+
+def _item_results(source, config, first_block, num_blocks, workers):
+    """Yields `(item_index, item_id, crops result)` for the items of blocks `first_block..`, in order.
+
+    With `workers` > 1 the items are decoded by that many worker processes,
+    in tasks of a few items, with a bounded window in flight (about two
+    blocks) so memory stays flat however large the source.
+    """
+    settings = crop_settings(config)
+    items = _source_items(source, config, first_block, num_blocks)
+    first_item = block_range(config, num_planned(source, config), first_block)[2]
+    per_task = max(1, 8 // config.crops_per_image)
+    if workers <= 1 or len(source) - first_item <= per_task:
+        for index, (item_id, payload) in items:
+            yield index, item_id, crops_lib.crops_or_skip(item_id, payload, settings)
+        return
+    block_items = math.ceil(config.examples_per_shard / config.crops_per_image)
+    window = max(4 * workers, math.ceil(2 * block_items / per_task))
+    pool = decode_pool(workers)
+    pending = collections.deque()
+    try:
+        while True:
+            chunk = list(itertools.islice(items, per_task))
+            if chunk:
+                task = [(item_id, payload) for _, (item_id, payload) in chunk]
+                pending.append((chunk, pool.submit(crops_lib.crops_or_skip_many, task, settings)))
+            while pending and (len(pending) >= window or not chunk):
+                done_chunk, future = pending.popleft()
+                try:
+                    results = future.result()
+                except concurrent.futures.process.BrokenProcessPool:
+                    raise RuntimeError(
+                        "a decode worker process died (out of memory?); pass workers=1 to decode in this process."
+                    ) from None
+                for (index, (item_id, _)), result in zip(done_chunk, results):
+                    yield index, item_id, result
+            if not chunk:
+                return
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _block_stream(build, workers, meter):
+    """Outcomes of the build's remaining blocks, in position order, from `build.position` on."""
+    config, total = build.config, build.total
+    results = _item_results(build.source, config, build.first_block, build.num_blocks, workers)
+    buffered, kept, seen = {}, 0, 0
+    for block in range(build.first_block, build.num_blocks):
+        lo, hi, first, end = block_range(config, total, block)
+        for index in [i for i in buffered if i < first]:
+            del buffered[index]
+        while end - 1 not in buffered:
+            index, item_id, result = next(results)
+            buffered[index] = (item_id, result)
+        outcomes = [outcome for outcome in convert_block(config, lo, hi, buffered) if outcome.position >= build.position]
+        kept += sum(isinstance(outcome, Kept) for outcome in outcomes)
+        seen += hi - max(lo, build.position)
+        yield from outcomes  # the consumer writes the shards these outcomes complete...
+        meter.update(end, kept, seen)  # ...before the line that counts them
+
+
+def _say_found(meter, build):
+    found, out = build.found, str(build.out_dir)
+    if build.complete:
+        entry = build.entry
+        meter.say(
+            f"already complete in {out}: {entry['num_examples']} examples in {entry['num_shards']} shards "
+            f"({entry['num_skipped']} skipped), checksums verified; nothing to do"
+        )
+    elif found["status"] is not None:
+        examples = sum(r["count"] for r in build.done)
+        lost = found["recorded"] - found["intact"]
+        note = f" ({lost} recorded shard(s) missing or changed, rebuilt)" if lost else ""
+        if build.done:
+            item = build.position // build.config.crops_per_image
+            meter.say(
+                f"resuming an unfinished build in {out}: {found['intact']} shards intact{note}, {examples} examples "
+                f"from images 0-{item - 1} of {len(build.source)}; continuing from image {item}"
+            )
+        else:
+            meter.say(f"found an unfinished build in {out} with no intact shard{note}; starting from image 0")
 
 
 def write_shards(
@@ -393,13 +643,17 @@ def write_shards(
     compression=None,
     seed=0,
     workers=None,
-    executor="thread",
     overwrite=False,
     progress=False,
+    progress_interval=None,
     data_dir=None,
     download=True,
 ):
     """Writes a source as CIELAB TFRecord shards plus `manifest.json`.
+
+    Every shard holds exactly `examples_per_shard` examples but the last;
+    the bytes depend only on the source and the settings (not on `workers`,
+    nor on whether the build was interrupted and resumed).
 
     Args:
         source: a source from `data_pipeline.sources` or a spec string
@@ -411,14 +665,16 @@ def write_shards(
             `BuildConfig`. `crop` defaults to "center" for one crop per
             image and "random" for several.
         split: split name for spec strings without one (default "train").
-        workers: parallel shard builders (default: the CPU count).
-        executor: "thread" (default; Pillow decoding and TensorFlow ops
-            release the GIL, and it measured faster, see
-            benchmarks/README.md) or "process" (one shard per spawned
-            process, each importing TensorFlow: only for very large builds).
+        workers: processes that decode and crop (default: the usable cores,
+            `len(os.sched_getaffinity(0))`); the calling process converts to
+            Lab and writes meanwhile. 1 does everything in this process.
         overwrite: replace an existing build of this split made with
             different settings (otherwise that is an error).
-        progress: print a progress line to stderr.
+        progress: print progress to stderr: what a re-run found, a line per
+            interval (images/s, shards done / estimated total, ETA), a
+            closing summary.
+        progress_interval: seconds between progress lines (default 1 on a
+            terminal, 10 otherwise; 0: one per block).
         data_dir, download: passed to the TFDS source for spec strings.
 
     Returns:
@@ -433,49 +689,33 @@ def write_shards(
     >>> entry["num_examples"]
     12
     """
-    if executor not in ("thread", "process"):
-        raise ValueError(f"executor must be 'thread' or 'process'; received executor={executor!r}.")
+    import tensorflow  # noqa: F401  (imported before the clock starts: start-up is not build time)
+
     config = make_config(
         image_size, examples_per_shard, crops_per_image, crop, crop_scale, grey, grey_threshold,
         allow_upscale, compression, seed,
     )
+    workers = usable_cores() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1; received workers={workers}.")
     build = prepare_build(source, out_dir, config, split=split, overwrite=overwrite, data_dir=data_dir, download=download)
+    meter = progress_lib.BuildProgress(
+        build.split, len(build.source), config.crops_per_image, config.examples_per_shard,
+        enabled=progress, interval=progress_interval,
+    )
+    _say_found(meter, build)
     if build.complete:
         return build.entry
-    source, out_dir, split, num_shards = build.source, build.out_dir, build.split, build.num_shards
-    manifest, entry, done, pending = build.manifest, build.entry, build.done, build.pending
-    workers = max(1, int(workers or os.cpu_count() or 1))
-    meter = _Progress(split, num_shards, progress)
-    examples = sum(r["count"] for r in done.values())
-
-    def record_done(record):
-        nonlocal examples
-        done[record["index"]] = record
-        examples += record["count"]
-        entry["shards"] = sorted(done.values(), key=lambda s: s["index"])
-        manifest_lib.save_manifest(out_dir, manifest)
-        meter.update(len(done), examples)
-
-    if workers == 1 or not pending:
-        for index in pending:
-            record_done(build_shard(source, config, index, num_shards, out_dir))
-    elif executor == "thread":
-        # Items of a shard are decoded by `workers` threads (Pillow releases the
-        # GIL); two shards are in flight so one converts and writes while the
-        # next decodes.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as items_pool, \
-                concurrent.futures.ThreadPoolExecutor(max_workers=2) as shard_pool:
-            futures = [
-                shard_pool.submit(build_shard, source, config, i, num_shards, out_dir, items_pool.map) for i in pending
-            ]
-            _collect(futures, record_done)
-    else:
-        # One whole shard per process; each process imports TensorFlow once.
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(build_shard, source, config, i, num_shards, out_dir) for i in pending]
-            _collect(futures, record_done)
-    meter.update(len(done), examples, final=True)
-    _finalise(entry)
-    manifest_lib.save_manifest(out_dir, manifest)
+    done = list(build.done)
+    meter.resume_from(build.position // config.crops_per_image, len(done), sum(r["count"] for r in done))
+    manifest = manifest_lib.load_manifest(build.out_dir)
+    stream = _block_stream(build, workers, meter)
+    for index, lo, hi, outcomes in cut_shards(stream, config.examples_per_shard, len(done), build.position, build.total):
+        record = write_shard(build.out_dir, build.split, config, index, lo, hi, outcomes)
+        done.append(record)
+        manifest["splits"][build.split] = dict(build.identity, status="building", shards=done)
+        manifest_lib.save_manifest(build.out_dir, manifest)
+        meter.shard_written(len(done))
+    entry = finish_build(build.out_dir, build.split, build.identity, done)
+    meter.finish(entry, build.out_dir)
     return entry

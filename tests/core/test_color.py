@@ -20,9 +20,12 @@ def _all_8bit_colours():
 def test_rgb_to_lab_matches_skimage_on_every_8bit_colour():
     rgb = _all_8bit_colours()
     expected = skcolor.rgb2lab(rgb.astype(np.float64) / 255.0)
-    got = np.asarray(rgb_to_lab(rgb))
-    assert got.dtype == np.float32
-    assert np.abs(got - expected).max() <= 2e-3
+    # The first call of a shape runs the keras.ops path; on TensorFlow and JAX
+    # the second runs the compiled one (colorization.eager_compile).
+    for _ in range(2):
+        got = np.asarray(rgb_to_lab(rgb))
+        assert got.dtype == np.float32
+        assert np.abs(got - expected).max() <= 1.2e-4
 
 
 def test_round_trip_returns_in_gamut_colours(rng):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+from PIL import Image
+
 from data_pipeline import write_shards
 
 
@@ -14,40 +16,53 @@ def _files(directory):
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
+def _photos_with_bad_inputs(png_folder):
+    """The 20 tiles plus an unreadable file and a greyscale photo: 22 inputs, 20 examples, 2 skipped."""
+    root, expected = png_folder
+    (root / "class_0" / "img_004b.png").write_bytes(b"not a png")
+    Image.fromarray(expected["class_1/img_007.png"]).convert("L").save(root / "class_1" / "img_007b.png")
+    return root
+
+
 def test_killed_build_resumes_to_identical_dataset(png_folder, tmp_path):
-    root, _ = png_folder
+    root = _photos_with_bad_inputs(png_folder)
     killed = tmp_path / "killed"
-    settings = dict(image_size=16, examples_per_shard=2, grey="keep")
+    settings = dict(image_size=16, examples_per_shard=2)
     env = dict(os.environ, DATA_PIPELINE_SHARD_DELAY="0.4", TF_CPP_MIN_LOG_LEVEL="3")
     command = [
         sys.executable, "-m", "data_pipeline", "build", "--source", f"folder:{root}", "--out", str(killed),
-        "--size", "16", "--examples-per-shard", "2", "--grey", "keep", "--workers", "2", "--quiet",
+        "--size", "16", "--examples-per-shard", "2", "--workers", "2", "--quiet",
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while not list(killed.glob("train-*.tfrecord")):
+        deadline = time.monotonic() + 900  # a hang guard only
+        while not list(killed.glob(".train-*-staged.tfrecord")):
             assert process.poll() is None, process.communicate()[1].decode()[-2000:]
             assert time.monotonic() < deadline, "the build never wrote a shard"
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        # Returns only once every holder of the pipes is gone: the decode workers end with their parent.
+        process.communicate(timeout=900)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == -signal.SIGKILL
     partial = json.loads((killed / "manifest.json").read_text())["splits"]["train"]
-    finished = sorted(killed.glob("train-*.tfrecord"))
-    assert partial["status"] == "building" and 1 <= len(finished) < 10
+    staged = sorted(killed.glob(".train-*-staged.tfrecord"))
+    assert partial["status"] == "building" and 1 <= len(staged) < 10
+    assert not list(killed.glob("train-*-of-*.tfrecord"))  # final names only once the number of shards is known
 
-    entry = write_shards(f"folder:{root}", killed, **settings)  # the re-run resumes
-    assert entry["status"] == "complete" and entry["num_examples"] == 20
+    entry = write_shards(f"folder:{root}", killed, workers=2, **settings)  # the re-run resumes
+    assert entry["status"] == "complete" and entry["num_examples"] == 20 and entry["num_shards"] == 10
+    assert [s["count"] for s in entry["shards"]] == [2] * 10  # the skipped inputs were filled from the next ones
+    assert sorted(item["id"] for item in entry["skipped"]) == ["class_0/img_004b.png", "class_1/img_007b.png"]
 
-    clean = tmp_path / "clean"
-    write_shards(f"folder:{root}", clean, **settings)
-    assert _files(killed).keys() == _files(clean).keys()  # no temporary files left behind
-    assert _files(killed) == _files(clean)  # byte-identical shards and manifest
+    for workers in (1, 2):
+        clean = tmp_path / f"clean{workers}"
+        write_shards(f"folder:{root}", clean, workers=workers, **settings)
+        assert _files(killed).keys() == _files(clean).keys()  # no temporary or staged files left behind
+        assert _files(killed) == _files(clean)  # byte-identical shards and manifest
     assert json.loads((killed / "manifest.json").read_text()) == json.loads((clean / "manifest.json").read_text())
 
 
