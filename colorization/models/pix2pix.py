@@ -294,13 +294,15 @@ class _OptimizerPair(keras.optimizers.Optimizer):
     @property
     def learning_rate(self):
         raise AttributeError(
-            "Pix2Pix has two learning rates: use `model.g_optimizer.learning_rate` and `model.d_optimizer.learning_rate`."
+            "Pix2Pix has two learning rates: use `model.g_optimizer.learning_rate` "
+            "and `model.d_optimizer.learning_rate`."
         )
 
     @learning_rate.setter
     def learning_rate(self, value):
         raise AttributeError(
-            "Pix2Pix has two learning rates: set `model.g_optimizer.learning_rate` and `model.d_optimizer.learning_rate`."
+            "Pix2Pix has two learning rates: set `model.g_optimizer.learning_rate` "
+            "and `model.d_optimizer.learning_rate`."
         )
 
     def apply(self, grads, trainable_variables=None):
@@ -422,9 +424,9 @@ class Pix2Pix(keras.Model):
         if g_optimizer is d_optimizer:
             raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects.")
         if "mixed_float16" in (self.generator.dtype_policy.name, self.discriminator.dtype_policy.name):
+            scaled = keras.optimizers.LossScaleOptimizer
             g_optimizer, d_optimizer = (
-                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
-                for opt in (g_optimizer, d_optimizer)
+                opt if isinstance(opt, scaled) else scaled(opt) for opt in (g_optimizer, d_optimizer)
             )
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
@@ -600,9 +602,8 @@ class Pix2Pix(keras.Model):
     def _split(self, values, kind):
         """Splits values listed in the order of `self.<kind>` into the generator's and the discriminator's."""
         position = {id(v): i for i, v in enumerate(getattr(self, kind))}
-        return tuple(
-            [values[position[id(v)]] for v in getattr(network, kind)] for network in (self.generator, self.discriminator)
-        )
+        networks = (self.generator, self.discriminator)
+        return tuple([values[position[id(v)]] for v in getattr(network, kind)] for network in networks)
 
     def _join(self, g_values, d_values, kind):
         by_id = {id(v): value for v, value in zip(getattr(self.generator, kind), g_values)}

@@ -107,7 +107,8 @@ def _numpy_conv_transpose_same(x, kernel, bias, stride=2):
 def test_generator_output_is_the_last_layer_on_the_outermost_skip(rng):
     """The output is 110 * tanh(convT(concat(up4, down1)) + b), hand-computed from the last skip."""
     generator = pix2pix_generator(**TINY_G)
-    names = [f"skip{j}" for j in range(1, 5)] + [f"up{j}_relu" for j in range(1, 5)] + [f"down{i}_lrelu" for i in range(1, 5)]
+    kinds = (("skip", ""), ("up", "_relu"), ("down", "_lrelu"))
+    names = [f"{prefix}{j}{suffix}" for prefix, suffix in kinds for j in range(1, 5)]
     probe = keras.Model(generator.input, [generator.get_layer(name).output for name in names] + [generator.output])
     L, _ = _data(rng)
     values = dict(zip(names + ["ab"], (keras.ops.convert_to_numpy(v).astype(np.float64) for v in probe(L))))
@@ -224,7 +225,8 @@ def test_fit_step_is_d_on_the_detached_fake_then_g_against_the_updated_d(rng):
     L, ab = _data(rng)
     g_before, d_before = _numpy_weights(generator), _numpy_weights(discriminator)
     d_loss, d_updated, fake = _reference_d_step(generator, discriminator, L, ab)
-    real_logits = keras.ops.convert_to_numpy(_copy(discriminator, patchgan_discriminator, TINY_D)([L, ab], training=True))
+    d_before_step = _copy(discriminator, patchgan_discriminator, TINY_D)
+    real_logits = keras.ops.convert_to_numpy(d_before_step([L, ab], training=True))
     g_loss, g_updated = _reference_g_step(generator, d_updated, L, ab)
     _, g_updated_by_old_d = _reference_g_step(generator, discriminator, L, ab)
 
