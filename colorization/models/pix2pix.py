@@ -545,7 +545,7 @@ class Pix2Pix(keras.Model):
         def run_generator(g_trainable):
             return self.generator.stateless_call(g_trainable, g_non_trainable, L, training=True)
 
-        fake, pullback, g_non_trainable = jax.vjp(run_generator, g_trainable, has_aux=True)
+        fake, pullback, g_non_trainable_after = jax.vjp(run_generator, g_trainable, has_aux=True)
 
         def d_objective(d_trainable, d_non_trainable):
             real_logits, d_non_trainable = self.discriminator.stateless_call(
@@ -578,7 +578,7 @@ class Pix2Pix(keras.Model):
         logs, metric_values = self._stateless_logs(metric_values, {**g_logs, **d_logs})
         state = (
             self._join(g_trainable, d_trainable, "trainable_variables"),
-            self._join(g_non_trainable, d_non_trainable, "non_trainable_variables"),
+            self._join(g_non_trainable_after, d_non_trainable, "non_trainable_variables"),
             list(g_opt_values) + list(d_opt_values),
             metric_values,
         )
