@@ -182,8 +182,17 @@ def test_annealed_mean_and_colour_conversion_compute_in_float32(policy, rng):
     assert keras.backend.standardize_dtype(back.dtype) == "float32"
 
 
+@pytest.mark.core
 @pytest.mark.parametrize("policy", POLICIES)
 def test_pix2pix_gan_trains_with_loss_scaling(policy, rng):
+    """Both networks take a step under each mixed policy; under "mixed_float16" the loss scale works.
+
+    With float16 the two optimizers are LossScaleOptimizers: each network
+    either steps or, if its scaled gradients overflow float16, keeps its
+    weights and halves its scale; with a scale of 2 ** 4 every weight of both
+    moves; with 1e38 (overflow) none does, and each scale is halved and its
+    count of good steps reset.
+    """
     from colorization.models.pix2pix import Pix2Pix
     from colorization.models.pix2pix import patchgan_discriminator
     from colorization.models.pix2pix import pix2pix_generator
@@ -195,15 +204,40 @@ def test_pix2pix_gan_trains_with_loss_scaling(policy, rng):
     gan = Pix2Pix(generator, discriminator)
     gan.compile()
     scaled = policy == "mixed_float16"
-    for optimizer in (gan.g_optimizer, gan.d_optimizer):
+    optimizers = (gan.g_optimizer, gan.d_optimizer)
+    for optimizer in optimizers:
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == scaled
     L = rng.uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
     ab = rng.normal(0, 20, (2, 32, 32, 2)).astype(np.float32)
     assert keras.backend.standardize_dtype(discriminator([L, ab]).dtype) == "float32"
-    before = [np.array(w) for w in generator.trainable_weights + discriminator.trainable_weights]
-    history = gan.fit(L, ab, batch_size=2, epochs=1, verbose=0)
-    assert all(np.isfinite(v).all() for v in history.history.values()), history.history
-    after = [np.array(w) for w in generator.trainable_weights + discriminator.trainable_weights]
-    assert all(np.isfinite(w).all() for w in after)
+
+    def weights():
+        return [[keras.ops.convert_to_numpy(w) for w in net.trainable_weights] for net in (generator, discriminator)]
+
+    def fit_one_step():
+        before = weights()
+        history = gan.fit(L, ab, batch_size=2, epochs=1, verbose=0).history
+        assert all(np.isfinite(v).all() for v in history.values()), history
+        after = weights()
+        assert all(np.isfinite(w).all() for net in after for w in net)
+        return [sum(not np.array_equal(b, a) for b, a in zip(*pair)) for pair in zip(before, after)]
+
+    if scaled:
+        # The initial scale, 2 ** 15, may overflow float16 gradients (G's loss is about 30 with
+        # lambda = 100): each network then skips the step and halves its scale, or else steps.
+        for optimizer, moved in zip(optimizers, fit_one_step()):
+            skipped = float(optimizer.dynamic_scale) == 2.0**14
+            assert (moved, int(optimizer.step_counter)) == ((0, 0) if skipped else (moved, 1)) and (skipped or moved)
+            optimizer.dynamic_scale.assign(2.0**4)
+    for name, network, moved in zip(("G", "D"), (generator, discriminator), fit_one_step()):
+        total = len(network.trainable_weights)
+        assert moved == total, f"{name}: {moved} of {total} weights moved under {policy}"
     if not scaled:
-        assert any(not np.array_equal(b, a) for b, a in zip(before, after))
+        return
+    for optimizer in optimizers:
+        assert float(optimizer.dynamic_scale) == 2.0**4 and int(optimizer.step_counter) >= 1
+        optimizer.dynamic_scale.assign(1e38)  # the scaled losses (about 1 and 30) overflow float32
+    assert fit_one_step() == [0, 0]
+    for optimizer in optimizers:
+        np.testing.assert_allclose(float(optimizer.dynamic_scale), 5e37, rtol=1e-6)
+        assert int(optimizer.step_counter) == 0

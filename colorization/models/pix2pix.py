@@ -265,25 +265,76 @@ def patchgan_discriminator(
 # The GAN
 
 
+class _OptimizerPair(keras.optimizers.Optimizer):
+    """The generator's and the discriminator's optimizers, seen by `keras.Model` as its one `optimizer`.
+
+    Keras's JAX trainer passes `model.optimizer.variables` through
+    `train_step(state, data)` and writes them back after each epoch; listing
+    both optimizers' variables here (the generator's first) lets
+    `Pix2Pix.train_step` update both statelessly. Nothing else uses this
+    object: `Pix2Pix` applies each optimizer itself.
+    """
+
+    def __init__(self, g_optimizer, d_optimizer):
+        super().__init__(learning_rate=0.0, name="pix2pix_optimizers")
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    def build(self, var_list):
+        self.built = True  # The two optimizers are built by `Pix2Pix.compile`.
+
+    @property
+    def variables(self):
+        return self.g_optimizer.variables + self.d_optimizer.variables
+
+    @property
+    def iterations(self):
+        return self.g_optimizer.iterations
+
+    @property
+    def learning_rate(self):
+        raise AttributeError(
+            "Pix2Pix has two learning rates: use `model.g_optimizer.learning_rate` "
+            "and `model.d_optimizer.learning_rate`."
+        )
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        raise AttributeError(
+            "Pix2Pix has two learning rates: set `model.g_optimizer.learning_rate` "
+            "and `model.d_optimizer.learning_rate`."
+        )
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError("Pix2Pix applies `g_optimizer` and `d_optimizer` itself.")
+
+
 @keras.saving.register_keras_serializable(package="colorization")
 class Pix2Pix(keras.Model):
     """Trains a generator and a conditional discriminator with pix2pix's objective.
 
-    Isola et al. 2017, eq. 4 with lambda = 100: each `fit` step on an
-    `(L, ab)` batch
-    1. updates D on `(BCE(1, D(L, ab)) + BCE(0, D(L, G(L)))) / 2`;
+    Isola et al. 2017, eq. 4 with lambda = 100, as in the authors' code:
+    each `fit` step on an `(L, ab)` batch runs G once, then
+    1. updates D on `(BCE(1, D(L, ab)) + BCE(0, D(L, G(L)))) / 2` with G's
+       output detached (the D step does not touch G);
     2. updates G on `BCE(1, D(L, G(L))) + l1_weight * |ab - G(L)| / target_scale`
        (the non-saturating GAN loss, L1 on the [-1, 1] scale the weight was
-       tuned on), with D's fresh weights.
+       tuned on), judged by the D just updated.
+    D runs in training mode in both steps (batch statistics in BatchNorm).
     The logs hold `g_loss`, `g_gan_loss`, `g_l1_loss` (unweighted), `d_loss`,
     `d_real_loss`, `d_fake_loss` (report 004 figure 7 plots G and D losses).
-    `evaluate` reports the same numbers without updating. Calling the model
-    runs the generator, so `predict` and `colorize` see an L -> ab model.
+    `evaluate` reports the same numbers without updating, in inference mode.
+    Calling the model runs the generator, so `predict` and `colorize` see an
+    L -> ab model.
 
-    `fit` and `evaluate` need the TensorFlow backend (gradients come from
-    `tf.GradientTape`; Keras's stateless JAX trainer threads the state of one
-    optimizer only); on other backends they raise `NotImplementedError`,
-    while calling, `predict` and saving work everywhere.
+    `fit`, `evaluate` and `predict` work on the TensorFlow, JAX and PyTorch
+    backends with the same arithmetic: on JAX the step is stateless (both
+    networks' variables and both optimizers' variables are threaded through
+    `stateless_call` and `stateless_apply`, so it compiles with XLA); on
+    TensorFlow and PyTorch it applies the two optimizers in turn. Under a
+    "mixed_float16" policy both optimizers are wrapped in
+    `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling; a step with
+    non-finite gradients is skipped and halves that network's scale).
 
     Args:
         generator: a model L (B, H, W, 1) -> ab (B, H, W, 2), e.g.
@@ -302,16 +353,12 @@ class Pix2Pix(keras.Model):
     ...               patchgan_discriminator((32, 32, 1), base_filters=4))
     >>> gan.compile()  # Adam(2e-4, beta_1=0.5) for both, as Isola et al.
     >>> L = np.random.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
+    >>> ab = np.random.uniform(-50, 50, (2, 32, 32, 2)).astype("float32")
+    >>> history = gan.fit(L, ab, batch_size=2, verbose=0)
+    >>> sorted(history.history)
+    ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_gan_loss', 'g_l1_loss', 'g_loss']
     >>> tuple(gan.predict(L, verbose=0).shape)  # the generator's ab
     (2, 32, 32, 2)
-
-    Training, on the TensorFlow backend (`dataset` yields `(L, ab)` batches):
-
-    ```python
-    history = gan.fit(dataset, epochs=20)
-    sorted(history.history)
-    # ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_gan_loss', 'g_l1_loss', 'g_loss']
-    ```
 
     `colorize` and `metrics.evaluate` take the functional `gan.generator`.
     """
@@ -376,18 +423,16 @@ class Pix2Pix(keras.Model):
         d_optimizer = self._make_optimizer(d_optimizer)
         if g_optimizer is d_optimizer:
             raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects.")
-        if self.generator.dtype_policy.name == "mixed_float16" or self.discriminator.dtype_policy.name == "mixed_float16":
+        if "mixed_float16" in (self.generator.dtype_policy.name, self.discriminator.dtype_policy.name):
+            scaled = keras.optimizers.LossScaleOptimizer
             g_optimizer, d_optimizer = (
-                opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else keras.optimizers.LossScaleOptimizer(opt)
-                for opt in (g_optimizer, d_optimizer)
+                opt if isinstance(opt, scaled) else scaled(opt) for opt in (g_optimizer, d_optimizer)
             )
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        # keras.Model's optimizer slot holds the generator's optimizer (already
-        # built, so fit does not build it over both networks).
-        super().compile(optimizer=self.g_optimizer, **kwargs)
+        super().compile(optimizer=_OptimizerPair(g_optimizer, d_optimizer), auto_scale_loss=False, **kwargs)
 
     @staticmethod
     def _make_optimizer(optimizer):
@@ -395,14 +440,17 @@ class Pix2Pix(keras.Model):
             return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5)
         return keras.optimizers.get(optimizer)
 
-    def _compute_losses(self, L, ab, training):
-        fake = self.generator(L, training=training)
-        real_logits = self.discriminator([L, ab], training=training)
-        fake_logits = self.discriminator([L, fake], training=training)
+    # Losses and logs, shared by every backend
+
+    def _discriminator_objective(self, real_logits, fake_logits):
         d_loss, d_real, d_fake = discriminator_loss(real_logits, fake_logits)
+        return d_loss, {"d_loss": d_loss, "d_real_loss": d_real, "d_fake_loss": d_fake}
+
+    def _generator_objective(self, ab, fake, fake_logits):
         g_gan = generator_adversarial_loss(fake_logits)
         g_l1 = scaled_l1(ab, fake, self.target_scale)
-        return fake, d_loss, d_real, d_fake, g_gan, g_l1
+        g_loss = g_gan + self.l1_weight * g_l1
+        return g_loss, {"g_loss": g_loss, "g_gan_loss": g_gan, "g_l1_loss": g_l1}
 
     def _logs(self, values):
         for name, value in values.items():
@@ -416,71 +464,163 @@ class Pix2Pix(keras.Model):
             raise ValueError("Pix2Pix trains on (L, ab) pairs; the data has no targets.")
         return ops.cast(L, "float32"), ops.cast(ab, "float32")
 
-    @staticmethod
-    def _require_tensorflow(method):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                f"Pix2Pix.{method} needs the TensorFlow backend: the alternating update of two networks "
-                "with two optimizers uses tf.GradientTape, and Keras's JAX and PyTorch trainers drive "
-                "a single optimizer. Calling the model, `predict` and saving work on every backend. "
-                f"Received: KERAS_BACKEND={keras.backend.backend()!r}"
-            )
+    # Training and evaluation: Keras's JAX trainer calls `step(state, data)`, the others `step(data)`.
 
     def train_step(self, *args):
-        self._require_tensorflow("fit")
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "tensorflow":
+            return self._tensorflow_train_step(*args)
+        if backend == "torch":
+            return self._torch_train_step(*args)
+        raise NotImplementedError(f"Pix2Pix.fit supports the tensorflow, jax and torch backends. Received: {backend!r}")
+
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_test_step(*args)
         (data,) = args
-        import tensorflow as tf  # Only here: the rest of the library is backend-agnostic.
+        L, ab = self._unpack(data)
+        fake = self.generator(L, training=False)
+        real_logits = self.discriminator([L, ab], training=False)
+        fake_logits = self.discriminator([L, fake], training=False)
+        _, d_logs = self._discriminator_objective(real_logits, fake_logits)
+        _, g_logs = self._generator_objective(ab, fake, fake_logits)
+        return self._logs({**g_logs, **d_logs})
+
+    def _tensorflow_train_step(self, data):
+        import tensorflow as tf  # Only on this backend: the rest of the library is backend-agnostic.
 
         L, ab = self._unpack(data)
-        # One generator pass serves both updates, as in the authors' code: D
-        # learns on the detached output, then G on D's updated judgement.
         with tf.GradientTape() as g_tape:
             fake = self.generator(L, training=True)
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
                     real_logits = self.discriminator([L, ab], training=True)
                     fake_logits = self.discriminator([L, ops.stop_gradient(fake)], training=True)
-                    d_loss, d_real, d_fake = discriminator_loss(real_logits, fake_logits)
-                    # scale_loss is the identity except under loss scaling (mixed_float16), where
-                    # apply_gradients unscales the gradients and skips a step that overflowed.
+                    d_loss, d_logs = self._discriminator_objective(real_logits, fake_logits)
+                    # The identity except under loss scaling, where apply_gradients unscales
+                    # the gradients and skips a step that overflowed.
                     d_scaled = self.d_optimizer.scale_loss(d_loss)
                 d_vars = self.discriminator.trainable_variables
-                d_grads = d_tape.gradient(d_scaled, d_vars)
-                self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+                self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_scaled, d_vars), d_vars))
             fake_logits = self.discriminator([L, fake], training=True)
-            g_gan = generator_adversarial_loss(fake_logits)
-            g_l1 = scaled_l1(ab, fake, self.target_scale)
-            g_loss = g_gan + self.l1_weight * g_l1
+            g_loss, g_logs = self._generator_objective(ab, fake, fake_logits)
             g_scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
-        return self._logs(
-            {
-                "g_loss": g_loss,
-                "g_gan_loss": g_gan,
-                "g_l1_loss": g_l1,
-                "d_loss": d_loss,
-                "d_real_loss": d_real,
-                "d_fake_loss": d_fake,
-            }
-        )
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_scaled, g_vars), g_vars))
+        return self._logs({**g_logs, **d_logs})
 
-    def test_step(self, *args):
-        self._require_tensorflow("evaluate")
-        (data,) = args
+    def _torch_train_step(self, data):
+        import torch  # Only on this backend.
+
         L, ab = self._unpack(data)
-        _, d_loss, d_real, d_fake, g_gan, g_l1 = self._compute_losses(L, ab, training=False)
-        return self._logs(
-            {
-                "g_loss": g_gan + self.l1_weight * g_l1,
-                "g_gan_loss": g_gan,
-                "g_l1_loss": g_l1,
-                "d_loss": d_loss,
-                "d_real_loss": d_real,
-                "d_fake_loss": d_fake,
-            }
+        fake = self.generator(L, training=True)
+        d_vars = self.discriminator.trainable_variables
+        real_logits = self.discriminator([L, ab], training=True)
+        fake_logits = self.discriminator([L, fake.detach()], training=True)
+        d_loss, d_logs = self._discriminator_objective(real_logits, fake_logits)
+        d_grads = torch.autograd.grad(self.d_optimizer.scale_loss(d_loss), [v.value for v in d_vars])
+        with torch.no_grad():
+            self.d_optimizer.apply(list(d_grads), d_vars)
+        g_vars = self.generator.trainable_variables
+        fake_logits = self.discriminator([L, fake], training=True)
+        g_loss, g_logs = self._generator_objective(ab, fake, fake_logits)
+        g_grads = torch.autograd.grad(self.g_optimizer.scale_loss(g_loss), [v.value for v in g_vars])
+        with torch.no_grad():
+            self.g_optimizer.apply(list(g_grads), g_vars)
+        return self._logs({**g_logs, **d_logs})
+
+    def _jax_train_step(self, state, data):
+        import jax  # Only on this backend.
+
+        trainable, non_trainable, optimizer_values, metric_values = state
+        g_trainable, d_trainable = self._split(trainable, "trainable_variables")
+        g_non_trainable, d_non_trainable = self._split(non_trainable, "non_trainable_variables")
+        num_g_optimizer = len(self.g_optimizer.variables)
+        g_opt_values, d_opt_values = optimizer_values[:num_g_optimizer], optimizer_values[num_g_optimizer:]
+        L, ab = self._unpack(data)
+
+        # G runs once; `pullback` carries a gradient with respect to its output back to its weights.
+        def run_generator(g_trainable):
+            return self.generator.stateless_call(g_trainable, g_non_trainable, L, training=True)
+
+        fake, pullback, g_non_trainable_after = jax.vjp(run_generator, g_trainable, has_aux=True)
+
+        def d_objective(d_trainable, d_non_trainable):
+            real_logits, d_non_trainable = self.discriminator.stateless_call(
+                d_trainable, d_non_trainable, [L, ab], training=True
+            )
+            fake_logits, d_non_trainable = self.discriminator.stateless_call(
+                d_trainable, d_non_trainable, [L, jax.lax.stop_gradient(fake)], training=True
+            )
+            d_loss, d_logs = self._discriminator_objective(real_logits, fake_logits)
+            return self._stateless_scale_loss(self.d_optimizer, d_opt_values, d_loss), (d_logs, d_non_trainable)
+
+        (_, (d_logs, d_non_trainable)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
+            d_trainable, d_non_trainable
         )
+        d_trainable, d_opt_values = self.d_optimizer.stateless_apply(d_opt_values, d_grads, d_trainable)
+
+        def g_objective(fake, d_non_trainable):
+            fake_logits, d_non_trainable = self.discriminator.stateless_call(
+                d_trainable, d_non_trainable, [L, fake], training=True
+            )
+            g_loss, g_logs = self._generator_objective(ab, fake, fake_logits)
+            return self._stateless_scale_loss(self.g_optimizer, g_opt_values, g_loss), (g_logs, d_non_trainable)
+
+        (_, (g_logs, d_non_trainable)), fake_grad = jax.value_and_grad(g_objective, has_aux=True)(
+            fake, d_non_trainable
+        )
+        (g_grads,) = pullback(fake_grad)
+        g_trainable, g_opt_values = self.g_optimizer.stateless_apply(g_opt_values, g_grads, g_trainable)
+
+        logs, metric_values = self._stateless_logs(metric_values, {**g_logs, **d_logs})
+        state = (
+            self._join(g_trainable, d_trainable, "trainable_variables"),
+            self._join(g_non_trainable_after, d_non_trainable, "non_trainable_variables"),
+            list(g_opt_values) + list(d_opt_values),
+            metric_values,
+        )
+        return logs, state
+
+    def _jax_test_step(self, state, data):
+        trainable, non_trainable, metric_values = state
+        g_trainable, d_trainable = self._split(trainable, "trainable_variables")
+        g_non_trainable, d_non_trainable = self._split(non_trainable, "non_trainable_variables")
+        L, ab = self._unpack(data)
+        fake, _ = self.generator.stateless_call(g_trainable, g_non_trainable, L, training=False)
+        real_logits, _ = self.discriminator.stateless_call(d_trainable, d_non_trainable, [L, ab], training=False)
+        fake_logits, _ = self.discriminator.stateless_call(d_trainable, d_non_trainable, [L, fake], training=False)
+        _, d_logs = self._discriminator_objective(real_logits, fake_logits)
+        _, g_logs = self._generator_objective(ab, fake, fake_logits)
+        logs, metric_values = self._stateless_logs(metric_values, {**g_logs, **d_logs})
+        return logs, (trainable, non_trainable, metric_values)
+
+    # Stateless helpers (JAX)
+
+    def _split(self, values, kind):
+        """Splits values listed in the order of `self.<kind>` into the generator's and the discriminator's."""
+        position = {id(v): i for i, v in enumerate(getattr(self, kind))}
+        networks = (self.generator, self.discriminator)
+        return tuple([values[position[id(v)]] for v in getattr(network, kind)] for network in networks)
+
+    def _join(self, g_values, d_values, kind):
+        by_id = {id(v): value for v, value in zip(getattr(self.generator, kind), g_values)}
+        by_id.update({id(v): value for v, value in zip(getattr(self.discriminator, kind), d_values)})
+        return [by_id[id(v)] for v in getattr(self, kind)]
+
+    @staticmethod
+    def _stateless_scale_loss(optimizer, optimizer_values, loss):
+        # A LossScaleOptimizer reads its current scale from its variables.
+        with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, optimizer_values))):
+            return optimizer.scale_loss(loss)
+
+    def _stateless_logs(self, metric_values, values):
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
+            logs = self._logs(values)
+        updated = [scope.get_current_value(v) for v in self.metrics_variables]
+        return logs, [old if new is None else new for old, new in zip(metric_values, updated)]
 
     # Config
 

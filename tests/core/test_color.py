@@ -93,6 +93,12 @@ def _gradient(fn, x):
             tape.watch(x)
             y = tf.reduce_sum(fn(x))
         return tape.gradient(y, x).numpy()
+    if backend == "torch":
+        import torch
+
+        x = torch.tensor(x, requires_grad=True)
+        (grad,) = torch.autograd.grad(fn(x).sum(), x)
+        return grad.numpy()
     pytest.skip(f"no gradient helper for backend {backend}")
 
 

@@ -1,5 +1,6 @@
 """The prior bias initialisation makes a head with a zero kernel output the prior exactly."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -20,7 +21,7 @@ def test_zero_kernel_head_outputs_the_prior(builder, layer_name, rng):
     assert layer.name == layer_name
     kernel, bias = layer.get_weights()
     layer.set_weights([np.zeros_like(kernel), bias])
-    probs = np.asarray(model(rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32"), training=False))
+    probs = keras.ops.convert_to_numpy(model(rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32"), training=False))
     expected = np.maximum(prior, 1e-8) / np.maximum(prior, 1e-8).sum()
     np.testing.assert_allclose(probs[0, 0, 0], expected, rtol=1e-4, atol=1e-9)
 

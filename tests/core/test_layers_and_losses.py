@@ -137,6 +137,15 @@ def _grad_wrt(fn, x):
         import jax
 
         return np.asarray(jax.grad(fn)(x))
+    if backend == "torch":
+        import torch
+
+        x = torch.tensor(x, requires_grad=True)
+        value = fn(x)
+        if not value.requires_grad:  # no path to x
+            return np.zeros(x.shape)
+        (grad,) = torch.autograd.grad(value, x, allow_unused=True)
+        return np.zeros(x.shape) if grad is None else grad.numpy()
     import tensorflow as tf
 
     x = tf.convert_to_tensor(x)
@@ -167,6 +176,9 @@ def _tiny_classifier(num_bins=313):
 
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_losses_train_in_model_fit_and_round_trip(rng, tmp_path, jit_compile):
+    if jit_compile and keras.backend.backend() == "torch":
+        pytest.skip("jit_compile=True means torch.compile on torch: minutes of C++ compilation on a CPU; "
+                    "the losses' compilability is checked with XLA on TensorFlow and JAX")
     L = rng.uniform(0, 100, (4, 16, 16, 1)).astype(np.float32)
     ab = rng.normal(0, 25, (4, 16, 16, 2)).astype(np.float32)
     model = _tiny_classifier()

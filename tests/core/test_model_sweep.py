@@ -39,7 +39,7 @@ def test_registered_model_trains_and_round_trips(name, rng, tmp_path):
     keras.utils.set_random_seed(0)
     model = get_model(name, **tiny_model_kwargs(name))
     inputs = _random_inputs(model, rng)
-    output = np.asarray(model(inputs, training=False))
+    output = keras.ops.convert_to_numpy(model(inputs, training=False))
     assert np.isfinite(output).all()
     channels = output.shape[-1]
     assert channels in (2, 313), f"{name}: output must be ab or a distribution, got {output.shape}"
@@ -52,15 +52,17 @@ def test_registered_model_trains_and_round_trips(name, rng, tmp_path):
     ab = rng.normal(0, 20, first.shape[:3] + (2,)).astype(np.float32)
     if channels == 2 and output.shape[1:3] != ab.shape[1:3]:
         ab = ab[:, : output.shape[1], : output.shape[2]]
-    before = [np.array(w) for w in model.trainable_weights]
+    before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
     history = model.fit(inputs, ab, batch_size=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    assert any(not np.allclose(b, np.array(a)) for b, a in zip(before, model.trainable_weights))
+    assert any(not np.allclose(b, keras.ops.convert_to_numpy(a)) for b, a in zip(before, model.trainable_weights))
 
     path = tmp_path / f"{name}.keras"
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(
-        np.asarray(restored(inputs, training=False)), np.asarray(model(inputs, training=False)), atol=1e-5
+        keras.ops.convert_to_numpy(restored(inputs, training=False)),
+        keras.ops.convert_to_numpy(model(inputs, training=False)),
+        atol=1e-5,
     )
