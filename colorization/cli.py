@@ -40,7 +40,7 @@ from colorization import reporting
 EXIT_INPUT_ERROR = 1
 EXIT_FATAL = 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-RESIZE_CHOICES = ("bicubic_rgb", "bilinear_l")
+RESIZE_CHOICES = ("bicubic_rgb", "bilinear_l")  # inference.RESIZE_MODES, named here so --help needs no Keras
 
 
 class Skipped(ValueError):
@@ -229,7 +229,8 @@ def _colorize_parser(prog):
                         help="photos per forward pass (default 8)")
     parser.add_argument("--resize", choices=RESIZE_CHOICES, default=None,
                         help="how the network input is made: bicubic_rgb resizes the RGB photo then takes L "
-                             "(the authors' release procedure), bilinear_l resizes L (default: the model's own)")
+                             "(the authors' release procedure), bilinear_l resizes L (default: bicubic_rgb for "
+                             "Zhang et al.'s released networks, bilinear_l for the others)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print every file written and the frameworks' own logs")
     return parser

@@ -203,6 +203,12 @@ def test_options_reach_colorize(tmp_path, inputs, monkeypatch, capsys):
     assert calls == [{"temperature": 0.5, "batch_size": 16, "resize": "bilinear_l"}]
 
 
+def test_resize_choices_are_the_library_modes():
+    from colorization import inference
+
+    assert cli.RESIZE_CHOICES == inference.RESIZE_MODES
+
+
 def test_output_folder_that_cannot_be_created(tmp_path, inputs, capsys, monkeypatch):
     model = save_constant_model(tmp_path / "model.keras")
     image = str(inputs / "grey.png")
