@@ -294,8 +294,9 @@ def load_release(clock):
         clock(f"skipped Zhang et al.'s released ECCV16 weights: {_first_sentence(error)}")
         return None
     except OSError as error:
+        cause = error.__context__ or error  # the network's own words, without the library's advice
         clock(f"skipped Zhang et al.'s released ECCV16 weights: not in the Keras cache ({cached}) "
-              f"and not downloadable: {_first_sentence(error)}")
+              f"and not downloadable ({_first_sentence(cause)})")
         return None
     except ValueError as error:
         clock(f"skipped Zhang et al.'s released ECCV16 weights: {_first_sentence(error)}")

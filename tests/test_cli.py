@@ -63,8 +63,19 @@ def test_colorize_keeps_going_and_names_bad_files(tmp_path, inputs, capsys):
 def test_colorize_all_good_exits_zero(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
     code = cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)])
+    captured = capsys.readouterr()
     assert code == 0 and (tmp_path / "o" / "grey.png").exists()
-    assert "colorized 1 of 1" in capsys.readouterr().out
+    assert captured.out.startswith("colorized 1 of 1 images into") and "skipped" not in captured.out
+    assert captured.err == ""  # one input: no progress bar
+
+
+def test_verbose_names_every_file_written(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    out = tmp_path / "o"
+    assert cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(out),
+                              "--model", str(model), "--verbose"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert f"{inputs / 'grey.png'} -> {out / 'grey.png'}" in err and f"{inputs / 'rgba.png'} -> {out / 'rgba.png'}" in err
 
 
 def test_colorize_refuses_bad_models(tmp_path, inputs, capsys):
@@ -115,8 +126,8 @@ def imported_modules(result):
     return names
 
 
-@pytest.mark.parametrize("case", ["help", "command help", "missing input", "missing model", "bad flag",
-                                  "bad temperature", "output is a file"])
+@pytest.mark.parametrize("case", ["help", "command help", "demo help", "missing input", "missing model", "bad flag",
+                                  "bad temperature", "output is a file", "evaluate without data"])
 def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, case):
     model = tmp_path / "model.keras"
     model.write_bytes(b"never read: the arguments are refused first")
@@ -126,6 +137,7 @@ def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, c
     args, code, message = {
         "help": (["--help"], 0, None),
         "command help": (["colorize", "--help"], 0, None),
+        "demo help": (["demo", "--help"], 0, None),
         "missing input": (["colorize", "gone.jpg", "-o", "out", "--model", str(model)], 2, "gone.jpg: input not found"),
         "missing model": (["colorize", str(image), "-o", "out", "--model", "absent.keras"], 2,
                           "model file not found: absent.keras"),
@@ -134,6 +146,8 @@ def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, c
                             "--temperature must be > 0"),
         "output is a file": (["colorize", str(image), "-o", "taken", "--model", str(model)], 2,
                              "taken: cannot use as output folder: a file of that name exists"),
+        "evaluate without data": (["evaluate", "--model", str(model), "--data", "nowhere"], 2,
+                                  "data folder not found: nowhere"),
     }[case]
     result = run_cli(args, tmp_path, "-X", "importtime")
     assert result.returncode == code, result.stderr[-2000:]
