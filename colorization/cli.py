@@ -333,6 +333,9 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
                 report(Skipped(source, "cannot colorize", str(result)))
                 continue
             target = _output_path(out_dir, source, used)
+            if target.resolve() == pathlib.Path(source).resolve():
+                report(Skipped(source, "output would overwrite its input", f"choose another -o than {out_dir}"))
+                continue
             try:
                 Image.fromarray(result).save(target)
             except OSError as error:
@@ -469,7 +472,7 @@ def _guarded(command, args):
         _error("interrupted")
         return 130
     except Exception as error:
-        if getattr(args, "verbose", False):
+        if getattr(args, "verbose", False) or (isinstance(args, list) and {"-v", "--verbose"} & set(args)):
             raise
         _error(f"unexpected {type(error).__name__}: {error} (run again with --verbose for the traceback)")
         return EXIT_FATAL
@@ -499,4 +502,4 @@ def main(argv=None):
         return _guarded(evaluate_command, _evaluate_parser("python -m colorization evaluate").parse_args(rest))
     from colorization import demo
 
-    return demo.main(rest)
+    return _guarded(demo.main, rest)

@@ -61,8 +61,18 @@ def framework_logs_hidden(verbose=False):
     for name in FRAMEWORK_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     original_stream = sys.stderr
-    original_stream.flush()
-    saved = os.dup(2)
+    try:
+        original_stream.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no stderr to protect (a daemon, a closed descriptor)
+        saved = None
+    if saved is None:
+        try:
+            yield
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+        return
     with tempfile.TemporaryFile() as scratch:
         os.dup2(scratch.fileno(), 2)
         if _writes_to_descriptor_2(original_stream):

@@ -268,6 +268,16 @@ def test_an_output_that_cannot_be_written_does_not_stop_the_others(tmp_path, inp
     assert "skipped 1: 1 cannot write output: is a directory" in captured.out
 
 
+def test_an_output_never_overwrites_its_input(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    before = (inputs / "grey.png").read_bytes()
+    code = cli.colorize_main([str(inputs / "grey.png"), "-o", str(inputs), "--model", str(model)])
+    assert code == cli.EXIT_INPUT_ERROR and (inputs / "grey.png").read_bytes() == before
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {inputs / 'grey.png'}: output would overwrite its input (choose another -o than {inputs})"
+    ]
+
+
 def test_an_unexpected_failure_is_one_line(tmp_path, inputs, monkeypatch, capsys):
     def broken(model, images, **options):
         raise RuntimeError("something\nthe library did not expect")
