@@ -36,11 +36,30 @@ def _import_public_names():
         globals()[name] = module if attribute is None else getattr(module, attribute)
 
 
+def _module_run_by_interpreter():
+    """The module of `python [options] -m MODULE ...`, or None (a script, `-c`, the REPL)."""
+    arguments = list(getattr(_sys, "orig_argv", None) or [])[1:]
+    index = 0
+    while index < len(arguments):
+        argument = arguments[index]
+        if argument == "-m":
+            return arguments[index + 1] if index + 1 < len(arguments) else None
+        if argument.startswith("-m"):
+            return argument[2:]
+        if argument in ("-X", "-W"):
+            index += 2
+            continue
+        if not argument.startswith("-") or argument == "-" or argument.startswith("-c"):
+            return None
+        index += 1
+    return None
+
+
 def _started_as_command_line():
     """True in `python -m colorization ...` and in the `colorize` / `colorization` console scripts."""
-    argv = list(getattr(_sys, "orig_argv", None) or [])
-    if "-m" in argv[:-1] and argv[argv.index("-m") + 1].split(".")[0] == "colorization":
-        return True
+    module = _module_run_by_interpreter()
+    if module is not None:
+        return module.split(".")[0] == "colorization"
     script = _os.path.basename(_sys.argv[0]) if _sys.argv else ""
     return script.removesuffix(".exe").removesuffix("-script.py") in _COMMAND_LINE_SCRIPTS
 

@@ -478,12 +478,28 @@ def _guarded(command, args):
         return EXIT_FATAL
 
 
+def _closed_pipe_is_quiet(entry):
+    """`colorize --help | head -1` ends without a BrokenPipeError traceback."""
+
+    def run(argv=None):
+        try:
+            return entry(argv)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's advice for SIGPIPE
+            return EXIT_INPUT_ERROR
+
+    run.__name__, run.__doc__ = entry.__name__, entry.__doc__
+    return run
+
+
+@_closed_pipe_is_quiet
 def colorize_main(argv=None):
     """Console script `colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained NAME)`."""
     args = _colorize_parser("colorize").parse_args(argv)
     return _guarded(colorize_command, args)
 
 
+@_closed_pipe_is_quiet
 def main(argv=None):
     """`python -m colorization {colorize,evaluate,demo} ...`."""
     argv = list(sys.argv[1:] if argv is None else argv)
