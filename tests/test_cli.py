@@ -167,6 +167,15 @@ def test_console_script_help_does_not_import_frameworks(tmp_path):
     assert not imported_modules(result) & {"tensorflow", "keras"}
 
 
+def test_a_plain_import_still_loads_and_registers_everything(tmp_path):
+    # Only the command line defers Keras; `import colorization` in a program registers the layers as before.
+    code = "import sys, colorization; print('colorization.layers' in sys.modules, 'keras' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", code, "-m", "colorization"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=900)
+    assert result.stdout.split() == ["True", "True"], result.stderr[-2000:]
+
+
 def assert_constant_colour(path, ab=(30.0, 20.0)):
     lab = skcolor.rgb2lab(np.asarray(Image.open(path)))
     mid = (lab[..., 0] > 30) & (lab[..., 0] < 80)
