@@ -274,21 +274,20 @@ def load_release(clock):
     """Zhang et al.'s released ECCV16 network, or None after one line saying why it is left out.
 
     A file in the Keras cache is used after its checksum is verified; without
-    one the release is downloaded into the cache. The model runs at each
-    input's own size (multiples of 8): the held-out crops at 64x64 like the
-    U-Nets, the photos of the grid at up to `grid_side`.
+    one the release is downloaded into the cache. The model runs as the
+    authors run it, at 256x256 (`colorize` and `metrics.evaluate` resize
+    each photo or crop to it and upsample the predicted ab).
     """
     from colorization import pretrained
 
     cached = release_cache_path()
-    shape = (None, None, 1)
     try:
         if cached.is_file():
             options = {} if VERIFY_RELEASE_CHECKSUM else {"verify": False}
-            model = pretrained.load(RELEASE_NAME, path=cached, input_shape=shape, **options)
+            model = pretrained.load(RELEASE_NAME, path=cached, **options)
             origin = f"read from the Keras cache ({cached})"
         else:
-            model = pretrained.load(RELEASE_NAME, input_shape=shape, cache_dir=str(cached.parents[1]))
+            model = pretrained.load(RELEASE_NAME, cache_dir=str(cached.parents[1]))
             origin = f"downloaded into {cached.parent}"
     except ImportError as error:
         clock(f"skipped Zhang et al.'s released ECCV16 weights: {_first_sentence(error)}")
