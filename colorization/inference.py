@@ -24,10 +24,10 @@ Either way the predicted ab is upsampled bilinearly (half-pixel centres, as
 `torch.nn.functional.interpolate(..., mode="bilinear")`) to the photo's size.
 
 Speed: the model runs through Keras' compiled predict function
-(`model.predict_on_batch`: `tf.function` with XLA on TensorFlow, `jax.jit`
-on JAX), which compiles once per input shape and reuses the compiled code
-for every later batch of that shape; photos that share the network input
-size go through it together, `batch_size` at a time. Host-side steps
+(`model.make_predict_function`: `tf.function` with XLA on TensorFlow,
+`jax.jit` on JAX), one per input shape, kept for every later batch of that
+shape; photos that share the network input size go through it together,
+`batch_size` at a time. Host-side steps
 (validation, Pillow's resize, the lightness of uint8 photos by table
 lookup) use NumPy.
 
@@ -38,6 +38,7 @@ T = 0.38).
 """
 
 import math
+import weakref
 
 import numpy as np
 from keras import ops
@@ -283,11 +284,36 @@ def _network_input(rgb, size, resize, full_lightness=None):
     return _resize(L[None], size, antialias=shrink)[0]
 
 
-def _run(model, x, batch_size):
-    """The model's output for `x`, `batch_size` at a time, through Keras' compiled predict function.
+_PREDICT_FUNCTIONS = weakref.WeakKeyDictionary()
 
-    `predict_on_batch` compiles `model(x, training=False)` once per input
-    shape (XLA on TensorFlow, `jax.jit` on JAX; eager on torch) and reuses it.
+
+def _predict(model, x):
+    """`model.predict_on_batch(x)` through a predict function compiled for `x`'s shape alone, cached.
+
+    Keras keeps one predict function per model and, on TensorFlow, retraces
+    it with unknown sizes once a second shape comes (`reduce_retracing`),
+    which some layers cannot trace (bilinear `UpSampling2D` with None
+    sizes). One function per shape, each traced at its concrete shape, is
+    also the fastest: XLA / `jax.jit` compile each shape once.
+    """
+    functions = _PREDICT_FUNCTIONS.setdefault(model, {})
+    key = (x.shape, str(x.dtype))
+    original = model.predict_function
+    try:
+        if key not in functions:
+            model.predict_function = None
+            functions[key] = model.make_predict_function()
+        model.predict_function = functions[key]
+        return np.asarray(model.predict_on_batch(x))
+    finally:
+        model.predict_function = original
+
+
+def _run(model, x, batch_size):
+    """The model's output for `x`, `batch_size` at a time, each shape through its own compiled function.
+
+    Keras' predict function compiles `model(x, training=False)` (XLA on
+    TensorFlow, `jax.jit` on JAX; eager on torch); see `_predict`.
     """
     if not batch_size >= 1 or int(batch_size) != batch_size:
         raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size}.")
@@ -295,7 +321,7 @@ def _run(model, x, batch_size):
     outputs = []
     for start in range(0, len(x), batch_size):
         chunk = np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)
-        outputs.append(np.asarray(model.predict_on_batch(chunk)))
+        outputs.append(_predict(model, chunk))
     return np.concatenate(outputs, axis=0)
 
 
@@ -326,7 +352,7 @@ def _to_rgb_uint8(L, ab):
     if padding:
         lab = np.concatenate([lab, np.zeros((padding, 3), np.float32)])
     converter = _pixel_converter()
-    chunks = [np.asarray(converter.predict_on_batch(chunk[None]))[0] for chunk in lab.reshape(-1, PIXEL_CHUNK, 3)]
+    chunks = [_predict(converter, chunk[None])[0] for chunk in lab.reshape(-1, PIXEL_CHUNK, 3)]
     return np.concatenate(chunks)[:count].reshape(height, width, 3)
 
 

@@ -129,3 +129,13 @@ def test_photo_at_network_size_needs_no_resize(photos):
     assert square.shape[:2] == (NETWORK_SIZE, NETWORK_SIZE)
     np.testing.assert_array_equal(colorize(model, square, resize="bilinear_l"), colorize(model, square))
     assert np.abs(colorize(model, square).astype(np.float64) - authors_demo(twin, square)).max() <= 1.0
+
+
+def test_fully_convolutional_release_runs_photos_of_several_sizes(rng):
+    # Several run sizes through one model: each shape gets its own compiled predict function (a retrace
+    # with unknown sizes, Keras' default on TensorFlow, cannot trace the release head's bilinear upsampling).
+    model = eccv16_release(input_shape=(None, None, 1), width=4)
+    photos = [rng.integers(0, 256, shape).astype(np.uint8) for shape in [(40, 56, 3), (64, 64, 3), (30, 90, 3)]]
+    pictures = colorize(model, photos, size_multiple=8)
+    assert [picture.shape for picture in pictures] == [photo.shape for photo in photos]
+    np.testing.assert_array_equal(colorize(model, photos[1], size_multiple=8), pictures[1])
