@@ -302,7 +302,8 @@ def _predict(model, x):
     try:
         if key not in functions:
             model.predict_function = None
-            functions[key] = model.make_predict_function()
+            model.make_predict_function()  # sets `predict_function` (the TensorFlow trainer returns None)
+            functions[key] = model.predict_function
         model.predict_function = functions[key]
         return np.asarray(model.predict_on_batch(x))
     finally:

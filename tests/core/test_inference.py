@@ -222,3 +222,14 @@ def test_batches_of_mixed_sizes_give_each_photos_picture(rng):
         for expected, got in zip(alone, together):
             assert np.abs(expected.astype(int) - got.astype(int)).max() <= 1
     assert len({tuple(a.ravel()[:50]) for a in alone}) == len(images)  # the pictures do differ
+
+
+def test_one_compiled_predict_function_per_input_shape(rng):
+    model = unet_like()
+    images = [rng.integers(0, 256, shape).astype(np.uint8) for shape in [(16, 16, 3), (16, 16, 3), (24, 40, 3)]]
+    colorize(model, images, batch_size=2, size_multiple=8)
+    functions = dict(inference._PREDICT_FUNCTIONS[model])
+    assert sorted(shape for shape, _ in functions) == [(1, 24, 40, 1), (2, 16, 16, 1)]
+    assert all(function is not None for function in functions.values())
+    colorize(model, images, batch_size=2, size_multiple=8)  # reused, not made again
+    assert dict(inference._PREDICT_FUNCTIONS[model]) == functions
