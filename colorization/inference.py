@@ -38,7 +38,6 @@ T = 0.38).
 """
 
 import math
-import weakref
 
 import numpy as np
 from keras import ops
@@ -284,7 +283,10 @@ def _network_input(rgb, size, resize, full_lightness=None):
     return _resize(L[None], size, antialias=shrink)[0]
 
 
-_PREDICT_FUNCTIONS = weakref.WeakKeyDictionary()
+def _predict_functions(model):
+    """`{(shape, dtype): predict function}` of `model`, kept on the model so that it goes with it."""
+    # Through __dict__: Keras' attribute tracking has nothing to track here.
+    return model.__dict__.setdefault("_colorize_predict_functions", {})
 
 
 def _predict(model, x):
@@ -296,7 +298,7 @@ def _predict(model, x):
     sizes). One function per shape, each traced at its concrete shape, is
     also the fastest: XLA / `jax.jit` compile each shape once.
     """
-    functions = _PREDICT_FUNCTIONS.setdefault(model, {})
+    functions = _predict_functions(model)
     key = (x.shape, str(x.dtype))
     original = model.predict_function
     try:

@@ -1,5 +1,8 @@
 """colorize(): sizes, channel layouts, both heads; checked with scikit-image's Lab."""
 
+import gc
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -228,8 +231,13 @@ def test_one_compiled_predict_function_per_input_shape(rng):
     model = unet_like()
     images = [rng.integers(0, 256, shape).astype(np.uint8) for shape in [(16, 16, 3), (16, 16, 3), (24, 40, 3)]]
     colorize(model, images, batch_size=2, size_multiple=8)
-    functions = dict(inference._PREDICT_FUNCTIONS[model])
+    functions = dict(inference._predict_functions(model))
     assert sorted(shape for shape, _ in functions) == [(1, 24, 40, 1), (2, 16, 16, 1)]
     assert all(function is not None for function in functions.values())
     colorize(model, images, batch_size=2, size_multiple=8)  # reused, not made again
-    assert dict(inference._PREDICT_FUNCTIONS[model]) == functions
+    assert dict(inference._predict_functions(model)) == functions
+    # The functions refer to their model, so they live on it and go with it (no global cache keeps models).
+    reference = weakref.ref(model)
+    del model, functions
+    gc.collect()
+    assert reference() is None
