@@ -1,22 +1,29 @@
-"""Benchmark: `colorize` with the converted released networks against their PyTorch twins.
+"""Inference speed: `colorization.colorize` against the authors' demo procedure around a PyTorch twin.
 
-Prints one JSON object. For ECCV16 and SIGGRAPH17 (full size, the release's
-layers; random weights converted from the PyTorch twins of
-`tests/torch_twins.py`, since speed does not depend on the values), images per
-second of the whole colourisation of
+Images per second of the whole colourisation (uint8 sRGB in, uint8 sRGB out
+at the photo's size), in one run on the same CPU, for Zhang et al.'s ECCV16
+network (`eccv16(head="release")`; `--models eccv16,siggraph17` adds
+SIGGRAPH17) with the same random weights on both sides:
 
-- a batch of 256x256 photos (`--batch`, default 4), and
-- one 1024x768 photo (run at the models' 256x256 input, ab upsampled),
+- library: `colorize(model, photos, batch_size=...)` on the Keras backend of
+  `KERAS_BACKEND` (default here: tensorflow): release preprocessing, the model
+  through Keras' compiled predict function, one compiled shape per batch size;
+- reference: the authors' demo procedure (`demo_release.py` with
+  `colorizers/util.py` of github.com/richzhang/colorization), written here as
+  in `tests/test_release_preprocessing.py`: photo by photo, Pillow bicubic
+  resize of the uint8 RGB to 256x256, scikit-image `rgb2lab` of both, the
+  PyTorch twin of `tests/torch_twins.py` (eager, `torch.inference_mode`) on
+  the small L, `torch.nn.functional.interpolate` of ab to the photo's size,
+  scikit-image `lab2rgb`, times 255.
 
-by `colorization.colorize` (Keras, the backend of `KERAS_BACKEND`) and by
-the authors' demo procedure around the PyTorch twin, measured in the same
-run on the same CPU: sRGB -> Lab with scikit-image, L resized to 256x256,
-the network, ab upsampled bilinearly (`torch.nn.functional.interpolate`) to
-the photo's size, joined to the original L, Lab -> sRGB with scikit-image.
-The ratio `keras / torch` is the figure of merit (target >= 1.0).
+The figure of merit is `library_over_reference` (target >= 2). Photos: real
+photographs shipped with scikit-image, resized (Pillow bicubic) to 256x256
+and to 1024x768. Timing: one warm-up call (compilation; reported as
+`library_first_call_s`), then the best of `--repeats`.
 
-Run: `.venv/bin/python benchmarks/inference.py [--batch 4] [--repeats 2]`
-(PyTorch comes from the `benchmarks` extra).
+Run: `KERAS_BACKEND=tensorflow .venv/bin/python benchmarks/inference.py` and
+`KERAS_BACKEND=jax .venv/bin/python benchmarks/inference.py` (PyTorch comes
+from the `benchmarks` extra).
 """
 
 import argparse
@@ -25,6 +32,8 @@ import os
 import pathlib
 import platform
 import sys
+import tempfile
+import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -32,9 +41,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 from skimage import color as skcolor  # noqa: E402
 from skimage import data as skdata  # noqa: E402
-from skimage.transform import resize as skresize  # noqa: E402
 
 from colorization import pretrained  # noqa: E402
 from colorization.inference import colorize  # noqa: E402
@@ -45,79 +54,82 @@ from torch_twins import SIGGRAPH17Twin  # noqa: E402
 from torch_twins import randomize  # noqa: E402
 from timing import best_time  # noqa: E402
 
-SIZE = 256
+NETWORK_SIZE = 256
 TWINS = {"eccv16": ECCV16Twin, "siggraph17": SIGGRAPH17Twin}
 
 
-def photos(batch):
-    """Real photographs shipped with scikit-image: `batch` at 256x256 and one at 1024x768 (uint8)."""
+def photos(count, width, height):
+    """`count` real photographs (scikit-image's samples, in turn) resized to width x height, uint8 RGB."""
     sources = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket()]
-    small = [
-        (skresize(sources[i % len(sources)], (SIZE, SIZE), anti_aliasing=True) * 255).round().astype(np.uint8)
-        for i in range(batch)
+    return [
+        np.asarray(Image.fromarray(sources[i % len(sources)]).resize((width, height), Image.BICUBIC))
+        for i in range(count)
     ]
-    large = (skresize(skdata.astronaut(), (768, 1024), anti_aliasing=False) * 255).round().astype(np.uint8)
-    return small, large
 
 
-def torch_colorize(twin, images):
-    """The authors' demo procedure around a PyTorch network, for a list of uint8 RGB photos."""
-    labs = [skcolor.rgb2lab(image).astype(np.float32) for image in images]
-    small = np.stack(
-        [
-            lab[..., 0]
-            if lab.shape[:2] == (SIZE, SIZE)
-            else skresize(lab[..., 0], (SIZE, SIZE), anti_aliasing=True).astype(np.float32)
-            for lab in labs
-        ]
-    )
+def authors_demo(twin, rgb):
+    """The authors' demo procedure for one uint8 RGB photo -> uint8 sRGB at the photo's size."""
+    small = np.asarray(Image.fromarray(rgb).resize((NETWORK_SIZE, NETWORK_SIZE), resample=Image.BICUBIC))
+    L_original = torch.Tensor(skcolor.rgb2lab(rgb)[:, :, 0])[None, None]
+    L_small = torch.Tensor(skcolor.rgb2lab(small)[:, :, 0])[None, None]
     with torch.inference_mode():
-        ab = twin(torch.from_numpy(small[:, None]))
-        out = []
-        for i, lab in enumerate(labs):
-            ab_full = torch.nn.functional.interpolate(ab[i : i + 1], size=lab.shape[:2], mode="bilinear")
-            joined = np.concatenate([lab[..., :1], ab_full[0].numpy().transpose(1, 2, 0)], axis=-1)
-            out.append((np.clip(skcolor.lab2rgb(joined), 0, 1) * 255).round().astype(np.uint8))
-    return out
+        ab = twin(L_small)
+        if ab.shape[2:] != L_original.shape[2:]:
+            ab = torch.nn.functional.interpolate(ab, size=L_original.shape[2:], mode="bilinear")
+        lab = torch.cat((L_original, ab), dim=1)
+    rgb_out = skcolor.lab2rgb(lab.numpy()[0].transpose(1, 2, 0))
+    return (rgb_out * 255).round().astype(np.uint8)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=4, help="256x256 photos per colorize call")
+    parser.add_argument("--models", default="eccv16", help="comma-separated: eccv16, siggraph17")
+    parser.add_argument("--small", type=int, default=8, help="256x256 photos per run")
+    parser.add_argument("--large", type=int, default=4, help="1024x768 photos per run")
+    parser.add_argument("--batch-size", type=int, default=8, help="colorize's batch_size")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    small, large = photos(args.batch)
+    workloads = {"256x256": photos(args.small, 256, 256), "1024x768": photos(args.large, 1024, 768)}
     results = {
         "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg()[0],
-        "batch": args.batch,
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        "batch_size": args.batch_size,
         "models": {},
     }
-    folder = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / "colorization_benchmark"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, cls in TWINS.items():
-        twin = randomize(cls(), seed=0)
-        path = folder / f"{name}.pth"
-        torch.save(twin.state_dict(), path)
-        model = pretrained.load(name, path=path)
-        entry = {}
-        for label, images in (("256x256", small), ("1024x768", [large])):
-            keras_s = best_time(lambda: colorize(model, images, batch_size=len(images)), args.repeats)
-            torch_s = best_time(lambda: torch_colorize(twin, images), args.repeats)
-            entry[label] = {
-                "keras_images_per_s": round(len(images) / keras_s, 3),
-                "torch_images_per_s": round(len(images) / torch_s, 3),
-                "keras_over_torch": round(torch_s / keras_s, 3),
-            }
-        # The two pictures agree: same weights, same procedure up to the resize of L.
-        keras_rgb = colorize(model, small[:1], batch_size=1)[0].astype(int)
-        torch_rgb = torch_colorize(twin, small[:1])[0].astype(int)
-        entry["max_abs_rgb_difference_256"] = int(np.abs(keras_rgb - torch_rgb).max())
-        results["models"][name] = entry
-        path.unlink()
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.models.split(","):
+            twin = randomize(TWINS[name](), seed=0)
+            path = pathlib.Path(folder) / f"{name}.pth"
+            torch.save(twin.state_dict(), path)
+            model = pretrained.load(name, path=path, verify=False)  # random weights: not the release's digest
+            path.unlink()
+            entry = {}
+            for label, images in workloads.items():
+                start = time.perf_counter()
+                pictures = colorize(model, images, batch_size=args.batch_size)
+                first_call = time.perf_counter() - start
+                library_s = best_time(lambda: colorize(model, images, batch_size=args.batch_size), args.repeats)
+                reference = []
+                reference_s = best_time(lambda: reference.append([authors_demo(twin, image) for image in images]), args.repeats)
+                difference = max(
+                    int(np.abs(picture.astype(int) - expected.astype(int)).max())
+                    for picture, expected in zip(pictures, reference[-1])
+                )
+                entry[label] = {
+                    "photos": len(images),
+                    "library_images_per_s": round(len(images) / library_s, 3),
+                    "reference_images_per_s": round(len(images) / reference_s, 3),
+                    "library_over_reference": round(reference_s / library_s, 2),
+                    "library_first_call_s": round(first_call, 2),
+                    "max_abs_rgb_difference": difference,
+                }
+            results["models"][name] = entry
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
 
 

@@ -1,71 +1,138 @@
 """Command line: `colorize`, `evaluate` and `demo`.
 
-    python -m colorization colorize photo.jpg old/*.png -o out/ --model model.keras
+    python -m colorization colorize photos/ old/*.png -o out/ --model model.keras [--batch-size 16]
     python -m colorization evaluate --model model.keras --data shards/ [--json scores.json]
     python -m colorization demo [--out outputs/demo] [--epochs N] [--fast]
 
 `colorize` is also installed as its own console script (`colorize IN... -o
 OUTDIR --model MODEL.keras`, or `--pretrained eccv16|siggraph17` for Zhang et
 al.'s released weights, downloaded once or read from `--weights FILE.pth`).
-Every input is attempted: a missing or unreadable file is reported on stderr
-by name and the others are still written; the exit code is 1 when any input
-failed, 2 when nothing could run (a model that cannot be loaded or is not a
-colorizer).
+Its inputs are image files, folders (their image files, by extension) and
+glob patterns (`"scans/**/*.tif"`, expanded here when the shell did not).
+Photos go through the model in batches of `--batch-size`; with more than one
+input a progress bar with an ETA runs on stderr (plain lines when stderr is
+not a terminal), and a summary ends the run: how many were colorized, how
+many skipped and why, and the time taken.
+
+Every input is attempted: a missing or unreadable file, or an output that
+cannot be written, is one line on stderr naming the path and the cause, and
+the others are still processed; the exit code is 1 when any input failed, 2
+when nothing could run (bad arguments, a model that cannot be loaded, an
+output folder that cannot be created).
+
+Help and argument errors answer before TensorFlow or Keras is imported;
+the frameworks' start-up logs are hidden unless `--verbose`
+(`colorization.console`).
 """
 
 import argparse
+import collections
+import glob
 import json
-import math
 import os
 import pathlib
 import sys
+import time
+
+from colorization import console
+from colorization import reporting
 
 EXIT_INPUT_ERROR = 1
 EXIT_FATAL = 2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+RESIZE_CHOICES = ("bicubic_rgb", "bilinear_l")  # inference.RESIZE_MODES, named here so --help needs no Keras
+
+
+class Skipped(ValueError):
+    """An input (or its output) that could not be processed.
+
+    Args:
+        path: the file, folder or pattern.
+        reason: a short cause, the same for every path it applies to (the
+            summary counts them).
+        detail: optional specifics (the library's own message).
+    """
+
+    def __init__(self, path, reason, detail=None):
+        self.path, self.reason, self.detail = str(path), reason, detail
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
 
 
 def _error(message):
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    console.error(message)
 
 
-def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Inputs and outputs
 
 
-def load_model(path):
-    """Loads a `.keras` colorization model safely, or raises ValueError naming the file."""
-    import keras
+def _has_glob_pattern(text):
+    return any(character in text for character in "*?[")
 
-    import colorization  # noqa: F401  (registers the library's layers and losses)
-    import colorization.models  # noqa: F401
-    from colorization.inference import check_model
 
+def _image_files_in(folder):
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def expand_inputs(arguments):
+    """Image paths from files, folders and glob patterns, in order, each once.
+
+    A folder gives its image files (by extension, not recursive); a pattern
+    that is not an existing path is expanded with `glob` (`**` recurses).
+
+    Returns:
+        `(paths, skipped)`: a list of `pathlib.Path` and a list of `Skipped`
+        for arguments that name nothing usable.
+    """
+    paths, skipped, seen = [], [], set()
+
+    def add(path):
+        key = os.path.normcase(os.path.abspath(path))
+        if key not in seen:
+            seen.add(key)
+            paths.append(path)
+
+    for argument in arguments:
+        path = pathlib.Path(argument)
+        if path.is_dir():
+            found = _image_files_in(path)
+            if not found:
+                skipped.append(Skipped(path, "folder holds no image files", f"looked for {', '.join(IMAGE_SUFFIXES)}"))
+            for item in found:
+                add(item)
+        elif path.exists():
+            add(path)
+        elif _has_glob_pattern(argument):
+            matches = sorted(glob.glob(argument, recursive=True))
+            files = [pathlib.Path(m) for m in matches if os.path.isfile(m)]
+            for folder in (pathlib.Path(m) for m in matches if os.path.isdir(m)):
+                files.extend(_image_files_in(folder))
+            if not files:
+                skipped.append(Skipped(argument, "no file matches this pattern"))
+            for item in files:
+                add(item)
+        else:
+            skipped.append(Skipped(path, "input not found"))
+    return paths, skipped
+
+
+def prepare_output_folder(path):
+    """Creates the output folder if needed; raises `Skipped` naming why it cannot be used."""
     path = pathlib.Path(path)
-    if not path.exists():
-        raise ValueError(f"model file not found: {path}")
+    if path.exists() and not path.is_dir():
+        raise Skipped(path, "cannot use as output folder: a file of that name exists")
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:  # keras raises many types for a bad file
-        raise ValueError(f"cannot load model {path}: {type(error).__name__}: {error}") from None
-    try:
-        check_model(model)
-    except ValueError as error:
-        raise ValueError(f"incompatible model {path}: {error}") from None
-    return model
-
-
-def load_pretrained(name, weights=None):
-    """Zhang et al.'s released `name` model (downloaded, or read from `weights`); errors as ValueError."""
-    from colorization import pretrained
-
-    try:
-        return pretrained.load(name, path=weights)
-    except (OSError, ImportError) as error:
-        raise ValueError(str(error)) from None
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        cause = error.strerror or type(error).__name__
+        where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+        raise Skipped(path, f"cannot create output folder: {cause.lower()}{where}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise Skipped(path, "cannot write into output folder: permission denied")
+    return path
 
 
 def read_image(path):
-    """Reads an image file as uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA."""
+    """Reads an image file as uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; raises `Skipped`."""
     import numpy as np
     from PIL import Image
     from PIL import ImageOps
@@ -73,17 +140,19 @@ def read_image(path):
 
     path = pathlib.Path(path)
     if not path.exists():
-        raise ValueError(f"input not found: {path}")
+        raise Skipped(path, "input not found")
     if path.is_dir():
-        raise ValueError(f"input is a directory, not an image: {path}")
+        raise Skipped(path, "input is a folder, not an image")
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             if image.mode not in ("L", "RGB", "RGBA"):
                 image = image.convert("L" if image.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
             return np.asarray(image, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"not a readable image: {path} ({error})") from None
+    except UnidentifiedImageError:
+        raise Skipped(path, "not a readable image", "not a format Pillow recognises") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise Skipped(path, "not a readable image", f"{type(error).__name__}: {error}") from None
 
 
 def _output_path(out_dir, source, used):
@@ -95,6 +164,45 @@ def _output_path(out_dir, source, used):
     return out_dir / name
 
 
+# Models
+
+
+def load_model(path):
+    """Loads a `.keras` colorization model safely, or raises ValueError naming the file."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"model file not found: {path}" if not path.exists() else f"model is not a file: {path}")
+    import keras
+
+    import colorization.layers  # noqa: F401  (registers the library's layers, losses and models)
+    import colorization.losses  # noqa: F401
+    import colorization.models  # noqa: F401
+    from colorization.inference import check_model
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # keras raises many types for a bad file
+        raise ValueError(f"cannot load model {path}: {type(error).__name__}: {error}") from None
+    try:
+        check_model(model)
+    except ValueError as error:
+        raise ValueError(f"incompatible model {path}: {error}") from None
+    return model
+
+
+def load_pretrained(name, weights=None, verify=True):
+    """Zhang et al.'s released `name` model (downloaded, or read from `weights`); errors as ValueError.
+
+    `verify=False` skips the checksum of a `weights` file (`--no-verify`).
+    """
+    from colorization import pretrained
+
+    try:
+        return pretrained.load(name, path=weights, verify=verify)
+    except (OSError, ImportError) as error:
+        raise ValueError(str(error)) from None
+
+
 # colorize
 
 
@@ -103,7 +211,8 @@ def _colorize_parser(prog):
         prog=prog,
         description="Colorize grey (or colour, turned grey first) photographs at full resolution.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files (PNG, JPEG, ...)")
+    parser.add_argument("inputs", nargs="+", metavar="IN",
+                        help="image files, folders (their image files) or glob patterns such as 'scans/**/*.jpg'")
     parser.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="OUTDIR",
                         help="folder for the colorized PNGs (created if needed)")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -112,67 +221,149 @@ def _colorize_parser(prog):
                         help="Zhang et al.'s released weights (downloaded once; needs PyTorch: the `pretrained` extra)")
     parser.add_argument("--weights", metavar="FILE.pth",
                         help="with --pretrained: a local copy of the released weights file instead of downloading")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="with --pretrained: skip the SHA-256 check of the weights file (for your own state dicts)")
     parser.add_argument("--temperature", type=float, default=0.38,
                         help="annealed-mean temperature for classification models (default 0.38)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="N",
+                        help="photos per forward pass (default 8)")
+    parser.add_argument("--resize", choices=RESIZE_CHOICES, default=None,
+                        help="how the network input is made: bicubic_rgb resizes the RGB photo then takes L "
+                             "(the authors' release procedure), bilinear_l resizes L (default: bicubic_rgb for "
+                             "Zhang et al.'s released networks, bilinear_l for the others)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print every file written and the frameworks' own logs")
     return parser
 
 
-def colorize_command(args):
-    from PIL import Image
-
-    from colorization.inference import colorize
-
+def _check_colorize_arguments(args):
+    """Argument errors that need no framework; returns a message or None."""
     if not args.temperature > 0:
-        _error(f"--temperature must be > 0; received {args.temperature}")
-        return EXIT_FATAL
+        return f"--temperature must be > 0; received {args.temperature}"
+    if args.batch_size < 1:
+        return f"--batch-size must be >= 1; received {args.batch_size}"
     if args.weights and not args.pretrained:
-        _error("--weights goes with --pretrained eccv16|siggraph17")
+        return "--weights goes with --pretrained eccv16|siggraph17"
+    if args.no_verify and not args.pretrained:
+        return "--no-verify goes with --pretrained eccv16|siggraph17"
+    if args.weights and not pathlib.Path(args.weights).is_file():
+        return f"weights file not found: {args.weights}"
+    if args.model and not pathlib.Path(args.model).exists():
+        return f"model file not found: {args.model}"
+    return None
+
+
+def _colorize_batch(colorize, model, images, options):
+    """Colorizes `images` together; on a bad image, one at a time so the others still come out."""
+    try:
+        return colorize(model, images, **options)
+    except (ValueError, TypeError):
+        results = []
+        for image in images:
+            try:
+                results.append(colorize(model, image, **options))
+            except (ValueError, TypeError) as error:
+                results.append(error)
+        return results
+
+
+def colorize_command(args):
+    """Runs `colorize` on parsed arguments; returns the exit code."""
+    start = time.monotonic()
+    problem = _check_colorize_arguments(args)
+    if problem:
+        _error(problem)
+        return EXIT_FATAL
+    inputs, skipped = expand_inputs(args.inputs)
+    for item in skipped:
+        _error(str(item))
+    total = len(inputs) + len(skipped)
+    if not inputs:
+        _error(f"nothing to colorize: none of the {len(args.inputs)} input argument(s) names an image file")
         return EXIT_FATAL
     try:
-        model = load_pretrained(args.pretrained, args.weights) if args.pretrained else load_model(args.model)
-    except ValueError as error:
+        out_dir = prepare_output_folder(args.output)
+    except Skipped as error:
         _error(str(error))
         return EXIT_FATAL
-    out_dir = pathlib.Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    failures, used = 0, set()
-    for source in args.inputs:
-        try:
-            image = read_image(source)
-            result = colorize(model, image, temperature=args.temperature)
-        except (ValueError, TypeError) as error:
-            _error(str(error) if str(source) in str(error) else f"{source}: {error}")
-            failures += 1
-            continue
-        target = _output_path(out_dir, source, used)
-        Image.fromarray(result).save(target)
-        print(f"{source} -> {target}", flush=True)
-    done = len(args.inputs) - failures
-    print(f"colorized {done} of {len(args.inputs)} images into {out_dir}", flush=True)
+    with console.framework_logs_hidden(args.verbose):
+        return _colorize_files(args, inputs, skipped, total, out_dir, start)
+
+
+def _colorize_files(args, inputs, skipped, total, out_dir, start):
+    from PIL import Image
+
+    try:
+        if args.pretrained:
+            model = load_pretrained(args.pretrained, args.weights, verify=not args.no_verify)
+        else:
+            model = load_model(args.model)
+    except ValueError as error:
+        # The library's weight-file errors say what is wrong on their first line, details after.
+        summary, _, details = str(error).partition("\n")
+        _error(summary)
+        if args.verbose and details.strip():
+            print(details.strip(), file=sys.stderr, flush=True)
+        return EXIT_FATAL
+    from colorization.inference import colorize
+
+    loaded = time.monotonic()
+    options = {"temperature": args.temperature, "batch_size": args.batch_size}
+    if args.resize is not None:
+        options["resize"] = args.resize
+    progress = console.Progress(len(inputs), enabled=len(inputs) > 1)
+    failures, used, done, attempted = list(skipped), set(), 0, 0
+
+    def report(problem):
+        failures.append(problem)
+        progress.note(f"error: {console.one_line(str(problem))}")
+
+    for first in range(0, len(inputs), args.batch_size):
+        chunk = inputs[first : first + args.batch_size]
+        sources, images = [], []
+        for path in chunk:
+            try:
+                images.append(read_image(path))
+                sources.append(path)
+            except Skipped as problem:
+                report(problem)
+        results = _colorize_batch(colorize, model, images, options) if images else []
+        for source, result in zip(sources, results):
+            if isinstance(result, Exception):
+                report(Skipped(source, "cannot colorize", str(result)))
+                continue
+            target = _output_path(out_dir, source, used)
+            if target.resolve() == pathlib.Path(source).resolve():
+                report(Skipped(source, "output would overwrite its input", f"choose another -o than {out_dir}"))
+                continue
+            try:
+                Image.fromarray(result).save(target)
+            except OSError as error:
+                report(Skipped(target, f"cannot write output: {(error.strerror or type(error).__name__).lower()}"))
+                continue
+            done += 1
+            if args.verbose:
+                progress.note(f"{source} -> {target}")
+        attempted += len(chunk)
+        progress.update(attempted)
+    progress.close()
+    elapsed = time.monotonic() - start
+    working = time.monotonic() - loaded
+    rate = f", {done / working:.2f} images/s after {format_seconds(loaded - start)} loading the model" if done else ""
+    print(f"colorized {done} of {total} images into {out_dir} in {format_seconds(elapsed)}{rate}", flush=True)
+    if failures:
+        reasons = collections.Counter(problem.reason for problem in failures)
+        print(f"skipped {len(failures)}: " + ", ".join(f"{count} {reason}" for reason, count in reasons.items()),
+              flush=True)
     return EXIT_INPUT_ERROR if failures else 0
 
 
+def format_seconds(seconds):
+    """`12.3 s`, or the `console.format_duration` form from a minute on."""
+    return f"{seconds:.1f} s" if seconds < 60 else console.format_duration(seconds)
+
+
 # evaluate
-
-
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def format_table(rows, columns=("auc", "auc_rebalanced", "psnr", "ssim", "colorfulness", "colorfulness_true")):
-    """A plain-text table of metric dicts keyed by model name."""
-    columns = [c for c in columns if any(c in r for r in rows.values())]
-    width = max([len("model")] + [len(name) for name in rows])
-    lines = ["  ".join([f"{'model':<{width}}"] + [f"{c:>17}" for c in columns])]
-    for name, row in rows.items():
-        cells = []
-        for c in columns:
-            v = row.get(c)
-            cells.append(f"{'-':>17}" if v is None else f"{v:>17.4f}")
-        lines.append("  ".join([f"{name:<{width}}"] + cells))
-    return "\n".join(lines)
 
 
 def _evaluate_parser(prog):
@@ -186,10 +377,27 @@ def _evaluate_parser(prog):
                         help="bin prior (313,) for the rebalanced AuC (default: computed from the data)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the grey baseline")
     parser.add_argument("--json", metavar="FILE", help="where to write the scores (default: evaluation.json)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the frameworks' own logs")
     return parser
 
 
 def evaluate_command(args):
+    """Runs `evaluate` on parsed arguments; returns the exit code."""
+    data = pathlib.Path(args.data)
+    if not pathlib.Path(args.model).exists():
+        _error(f"model file not found: {args.model}")
+        return EXIT_FATAL
+    if not data.is_dir():
+        _error(f"data folder not found: {data}")
+        return EXIT_FATAL
+    if args.prior and not pathlib.Path(args.prior).is_file():
+        _error(f"prior file not found: {args.prior}")
+        return EXIT_FATAL
+    with console.framework_logs_hidden(args.verbose):
+        return _evaluate(args, data)
+
+
+def _evaluate(args, data):
     import numpy as np
 
     from colorization import metrics
@@ -203,10 +411,6 @@ def evaluate_command(args):
         model = load_model(args.model)
     except ValueError as error:
         _error(str(error))
-        return EXIT_FATAL
-    data = pathlib.Path(args.data)
-    if not data.is_dir():
-        _error(f"data folder not found: {data}")
         return EXIT_FATAL
     read_kwargs = {"batch_size": args.batch_size}
     if args.split is not None:
@@ -229,53 +433,89 @@ def evaluate_command(args):
     rows = {pathlib.Path(args.model).stem: metrics.evaluate(model, dataset, temperature=args.temperature, prior=prior)}
     if not args.no_baseline:
         rows["grey baseline (ab = 0)"] = metrics.evaluate_grey_baseline(dataset, prior=prior)
-    print(format_table(rows))
+    print(reporting.format_table(rows))
     target = pathlib.Path(args.json or "evaluation.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "model": str(args.model),
         "data": str(data),
         "temperature": args.temperature,
-        "results": {k: {m: _json_safe(v) for m, v in row.items()} for k, row in rows.items()},
+        "results": reporting.json_safe_rows(rows),
     }
-    target.write_text(json.dumps(payload, indent=2) + "\n")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(payload, indent=2) + "\n")
+    except OSError as error:
+        _error(f"{target}: cannot write the scores: {(error.strerror or type(error).__name__).lower()}")
+        return EXIT_FATAL
     print(f"scores written to {target}")
     return 0
 
 
 # entry points
 
+USAGE = (
+    "usage: python -m colorization {colorize,evaluate,demo} ...\n\n"
+    "  colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained eccv16|siggraph17 [--weights FILE.pth])\n"
+    "           [--batch-size N] [--resize bicubic_rgb|bilinear_l] [--temperature T] [--verbose]\n"
+    "           IN: image files, folders, glob patterns\n"
+    "  evaluate --model MODEL.keras --data DIR [--json FILE]\n"
+    "  demo [--out outputs/demo] [--epochs N] [--fast]\n\n"
+    "`python -m colorization COMMAND --help` describes each command."
+)
 
+
+def _guarded(command, args):
+    """Runs a command; an unexpected exception becomes one line (the traceback with --verbose)."""
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as error:
+        if getattr(args, "verbose", False) or (isinstance(args, list) and {"-v", "--verbose"} & set(args)):
+            raise
+        _error(f"unexpected {type(error).__name__}: {error} (run again with --verbose for the traceback)")
+        return EXIT_FATAL
+
+
+def _closed_pipe_is_quiet(entry):
+    """`colorize --help | head -1` ends without a BrokenPipeError traceback."""
+
+    def run(argv=None):
+        try:
+            return entry(argv)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's advice for SIGPIPE
+            return EXIT_INPUT_ERROR
+
+    run.__name__, run.__doc__ = entry.__name__, entry.__doc__
+    return run
+
+
+@_closed_pipe_is_quiet
 def colorize_main(argv=None):
     """Console script `colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained NAME)`."""
-    _quiet_tensorflow()
     args = _colorize_parser("colorize").parse_args(argv)
-    return colorize_command(args)
+    return _guarded(colorize_command, args)
 
 
+@_closed_pipe_is_quiet
 def main(argv=None):
     """`python -m colorization {colorize,evaluate,demo} ...`."""
-    _quiet_tensorflow()
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"colorize", "evaluate", "demo"}
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        print(
-            "usage: python -m colorization {colorize,evaluate,demo} ...\n\n"
-            "  colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained eccv16|siggraph17 [--weights FILE.pth])\n"
-            "           [--temperature T]\n"
-            "  evaluate --model MODEL.keras --data DIR [--json FILE]\n"
-            "  demo [--out outputs/demo] [--epochs N] [--fast]",
-            file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
-        )
-        if argv and argv[0] not in ("-h", "--help"):
-            _error(f"unknown command {argv[0]!r}")
-            return EXIT_FATAL
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else EXIT_FATAL
+    if argv[0] not in commands:
+        print(USAGE, file=sys.stderr)
+        _error(f"unknown command {argv[0]!r}")
+        return EXIT_FATAL
     command, rest = argv[0], argv[1:]
     if command == "colorize":
-        return colorize_command(_colorize_parser("python -m colorization colorize").parse_args(rest))
+        return _guarded(colorize_command, _colorize_parser("python -m colorization colorize").parse_args(rest))
     if command == "evaluate":
-        return evaluate_command(_evaluate_parser("python -m colorization evaluate").parse_args(rest))
+        return _guarded(evaluate_command, _evaluate_parser("python -m colorization evaluate").parse_args(rest))
     from colorization import demo
 
-    return demo.main(rest)
+    return _guarded(demo.main, rest)

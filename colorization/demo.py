@@ -26,9 +26,17 @@ Steps (report 000 in miniature, on the CPU, with no download):
 4. Evaluation on the held-out crops: both models and the grey baseline
    (ab = 0): AuC of the ab-error CMF (raw and rebalanced), PSNR, SSIM and
    colourfulness (`colorization.metrics`).
-5. Outputs in `--out`: `comparison.png` (grey | regression | classification |
-   truth, full held-out photographs colourised with `colorize`),
-   `metrics.json`, the two models as `.keras` files; a table on stdout.
+5. Zhang et al.'s released ECCV16 network, when its weights are already in
+   the Keras cache (`$KERAS_HOME/models/` or `~/.keras/models/`) or can be
+   downloaded, and PyTorch is installed to read them: converted
+   (`colorization.pretrained`, checksum verified), it adds a row to the table
+   and a column to the grid -- what 1.3M ImageNet photos teach, beside the
+   nine photos here. Otherwise the demo says in one line why it skipped it
+   (`--no-pretrained` skips it on purpose).
+6. Outputs in `--out`: `comparison.png` (grey | regression | classification |
+   [ECCV16 release |] truth, full held-out photographs colourised with
+   `colorize`), `metrics.json`, the two models as `.keras` files; a table on
+   stdout.
 
 Re-running resumes: existing shards are reused (the writer skips finished
 shards), the prior is read back from the shard manifest, a model whose
@@ -56,6 +64,9 @@ import pathlib
 import sys
 import time
 
+from colorization import console
+from colorization import reporting
+
 DEFAULTS = {
     "image_size": 64,
     "train_crops": 64,
@@ -67,9 +78,16 @@ DEFAULTS = {
     "learning_rate": 2e-3,
     "temperature": 0.38,
     "alpha": 1.1,
+    "grid_side": 256,
 }
-FAST = {"train_crops": 16, "val_crops": 4, "epochs": 2, "steps_per_epoch": 4, "width": 16, "batch_size": 16}
+FAST = {"train_crops": 16, "val_crops": 4, "epochs": 2, "steps_per_epoch": 4, "width": 16, "batch_size": 16,
+        "grid_side": 128}
 HEADS = ("regression", "classification")
+RELEASE_NAME = "eccv16"
+RELEASE_ROW = "eccv16_release (Zhang et al.)"
+# The demo verifies the released file's checksum; only the tests turn this off, to run the
+# conversion on a PyTorch twin with random weights saved under the release's file name.
+VERIFY_RELEASE_CHECKSUM = True
 
 
 def _parser():
@@ -88,6 +106,9 @@ def _parser():
     parser.add_argument("--temperature", type=float, help=f"annealed-mean T (default {DEFAULTS['temperature']})")
     parser.add_argument("--fast", action="store_true", help="a one-minute smoke run: " + ", ".join(f"{k}={v}" for k, v in FAST.items()))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-pretrained", action="store_true",
+                        help="leave out Zhang et al.'s released ECCV16 network (used when cached or downloadable)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the frameworks' own logs")
     return parser
 
 
@@ -232,6 +253,57 @@ def evaluate_all(models, shards, prior, settings, clock):
     return rows
 
 
+def release_cache_path():
+    """Where Keras keeps the released ECCV16 file: `$KERAS_HOME/models/` or `~/.keras/models/`."""
+    from colorization import pretrained
+
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return pathlib.Path(home) / pretrained.CACHE_SUBDIR / pretrained.RELEASES[RELEASE_NAME].filename
+
+
+def _first_sentence(error):
+    """The cause in an error message: its first line (the library's weight-file errors), or first sentence."""
+    text = str(error).strip()
+    if "\n" in text:
+        return console.one_line(text.partition("\n")[0], limit=400)
+    head, separator, _ = console.one_line(text, limit=400).partition(". ")
+    return head + "." if separator else head
+
+
+def load_release(clock):
+    """Zhang et al.'s released ECCV16 network, or None after one line saying why it is left out.
+
+    A file in the Keras cache is used after its checksum is verified; without
+    one the release is downloaded into the cache. The model runs as the
+    authors run it, at 256x256 (`colorize` and `metrics.evaluate` resize
+    each photo or crop to it and upsample the predicted ab).
+    """
+    from colorization import pretrained
+
+    cached = release_cache_path()
+    try:
+        if cached.is_file():
+            options = {} if VERIFY_RELEASE_CHECKSUM else {"verify": False}
+            model = pretrained.load(RELEASE_NAME, path=cached, **options)
+            origin = f"read from the Keras cache ({cached})"
+        else:
+            model = pretrained.load(RELEASE_NAME, cache_dir=str(cached.parents[1]))
+            origin = f"downloaded into {cached.parent}"
+    except ImportError as error:
+        clock(f"skipped Zhang et al.'s released ECCV16 weights: {_first_sentence(error)}")
+        return None
+    except OSError as error:
+        cause = error.__context__ or error  # the network's own words, without the library's advice
+        clock(f"skipped Zhang et al.'s released ECCV16 weights: not in the Keras cache ({cached}) "
+              f"and not downloadable ({_first_sentence(cause)})")
+        return None
+    except ValueError as error:
+        clock(f"skipped Zhang et al.'s released ECCV16 weights: {_first_sentence(error)}")
+        return None
+    clock(f"{RELEASE_ROW}: {model.count_params():,} parameters, {origin}")
+    return model
+
+
 def held_out_photos(max_side=256):
     """The validation sample photographs as uint8 RGB, longer side <= max_side."""
     import numpy as np
@@ -252,7 +324,7 @@ def held_out_photos(max_side=256):
 
 
 def comparison_grid(models, path, settings, rows):
-    """grey | regression | classification | truth for each held-out photo."""
+    """grey | one column per model | truth for each held-out photo."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -260,7 +332,7 @@ def comparison_grid(models, path, settings, rows):
 
     from colorization.inference import colorize
 
-    photos = held_out_photos()
+    photos = held_out_photos(settings["grid_side"])
     if not photos:
         raise RuntimeError("none of the held-out sample photos is installed; cannot draw the comparison grid")
     images = [image for _, image in photos]
@@ -280,7 +352,10 @@ def comparison_grid(models, path, settings, rows):
                 axes[r, c].set_title(title, fontsize=9)
     for r, (photo_id, _) in enumerate(photos):
         axes[r, 0].set_ylabel(photo_id, fontsize=8)
-    fig.suptitle("Held-out photos: report 000's U-Net, regression vs classification (trained on the CPU)", fontsize=10)
+    title = "Held-out photos: report 000's U-Net, regression vs classification (trained on the CPU)"
+    if RELEASE_ROW in models:
+        title += ", and Zhang et al.'s released ECCV16"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -301,21 +376,22 @@ def colorize_grey(image):
 
 def main(argv=None):
     """Runs the demo; returns the exit code."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
+        console.error(str(error))
         return 2
+    with console.framework_logs_hidden(args.verbose):
+        return _run(args, settings)
+
+
+def _run(args, settings):
     try:
         import data_pipeline  # noqa: F401
     except ImportError as error:
-        print(f"error: the demo builds its data with the `data_pipeline` package, which cannot be imported: {error}",
-              file=sys.stderr)
+        console.error(f"the demo builds its data with the `data_pipeline` package, which cannot be imported: {error}")
         return 2
-    from colorization.cli import _json_safe
-    from colorization.cli import format_table
 
     clock = _Clock()
     out = pathlib.Path(args.out)
@@ -324,6 +400,12 @@ def main(argv=None):
     shards = build_shards(out, settings, clock)
     prior = training_prior(shards, clock)
     models = {f"unet_{head}": train(head, shards, prior, out, settings, clock) for head in HEADS}
+    if args.no_pretrained:
+        clock("skipped Zhang et al.'s released ECCV16 weights: --no-pretrained")
+    else:
+        release = load_release(clock)
+        if release is not None:
+            models[RELEASE_ROW] = release
     rows = evaluate_all(models, shards, prior, settings, clock)
     grid = out / "comparison.png"
     comparison_grid(models, grid, settings, rows)
@@ -331,15 +413,16 @@ def main(argv=None):
     payload = {
         "settings": settings,
         "evaluated_on": "held-out sample photos (validation split), random crops",
-        "results": {name: {k: _json_safe(v) for k, v in row.items()} for name, row in rows.items()},
+        "results": reporting.json_safe_rows(rows),
         "wall_time_s": round(time.time() - clock.start, 1),
     }
     (out / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
     print()
-    print(format_table(rows))
+    print(reporting.format_table(rows))
     print()
     print(f"Outputs in {out.resolve()}:")
-    print(f"  {grid.name}      grey | regression | classification | truth on the held-out photos")
+    release_column = " | ECCV16 release" if RELEASE_ROW in models else ""
+    print(f"  {grid.name}      grey | regression | classification{release_column} | truth on the held-out photos")
     print("  metrics.json        the table above, with the settings")
     print("  models/*.keras      the trained models; try:")
     print(f"    python -m colorization colorize IMAGE.jpg -o {out / 'colorized'} --model {out / 'models' / 'unet_classification.keras'}")

@@ -8,6 +8,29 @@ original full-resolution lightness, so no detail of the input is lost, as in
 Zhang et al. (ECCV 2016, section 2.4: "we ... upsample ab and concatenate
 with the original L").
 
+How the network's input is made is explicit (`resize=`):
+
+- `"bicubic_rgb"`, the authors' demo procedure (`preprocess_img` in
+  `colorizers/util.py`, github.com/richzhang/colorization): the uint8 RGB
+  photo is resized to the network size with Pillow's antialiased bicubic
+  filter, then turned into L. The default for Zhang et al.'s released
+  architectures (`eccv16(head="release")`, `siggraph17`), so that converted
+  release weights give the release's pictures.
+- `"bilinear_l"`: the photo's full-resolution L is resized bilinearly
+  (antialiased when shrinking). The default for the other models, trained
+  on L prepared that way by `data_pipeline`.
+
+Either way the predicted ab is upsampled bilinearly (half-pixel centres, as
+`torch.nn.functional.interpolate(..., mode="bilinear")`) to the photo's size.
+
+Speed: the model runs through Keras' compiled predict function
+(`model.make_predict_function`: `tf.function` with XLA on TensorFlow,
+`jax.jit` on JAX), one per input shape, kept for every later batch of that
+shape; photos that share the network input size go through it together,
+`batch_size` at a time. Host-side steps
+(validation, Pillow's resize, the lightness of uint8 photos by table
+lookup) use NumPy.
+
 Regression models (last output dimension 2) predict ab in Lab units;
 classification models (last dimension Q) predict probabilities over the ab
 bins, decoded with the annealed mean at `temperature` (Zhang et al. eq. 5,
@@ -19,23 +42,45 @@ import math
 import numpy as np
 from keras import ops
 
+from colorization import color
 from colorization.color import lab_to_rgb_uint8
-from colorization.color import merge_lab
 from colorization.color import rgb_to_lab
 
 DEFAULT_TEMPERATURE = 0.38
 DEFAULT_SIZE_MULTIPLE = 32
+DEFAULT_BATCH_SIZE = 8
+# Pixels per call of the compiled Lab -> sRGB conversion (a 1024x768 photo takes 6 calls).
+PIXEL_CHUNK = 1 << 17
+RESIZE_MODES = ("bicubic_rgb", "bilinear_l")
+# Layers that only Zhang et al.'s released architectures have: the fixed ab
+# projection of `eccv16(head="release")` and SIGGRAPH17's ab output.
+RELEASE_LAYERS = ("class8_ab", "conv10_ab")
 
 
 # Input checking
 
 
-def _to_rgb_float(image, index=None):
-    """One image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> float32 (H, W, 3) in [0, 1]."""
+def _check_layout(shape, where):
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (1, 3, 4))):
+        raise ValueError(
+            "`colorize` expects images shaped (H, W), (H, W, 1), (H, W, 3) or "
+            f"(H, W, 4); received shape {shape}{where}."
+        )
+    if shape[0] < 1 or shape[1] < 1:
+        raise ValueError(f"`colorize` received an empty image of shape {shape}{where}.")
+
+
+def _as_rgb(image, index=None):
+    """One image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> (H, W, 3).
+
+    uint8 stays uint8 (the authors' procedure reads photos so); uint16 and
+    float in [0, 1] become float32 in [0, 1]. RGBA loses its alpha, grey is
+    repeated into three channels.
+    """
     where = "" if index is None else f" (image {index})"
     image = np.asarray(image)
     if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255.0
+        pass
     elif image.dtype == np.uint16:
         image = image.astype(np.float32) / 65535.0
     elif np.issubdtype(image.dtype, np.floating):
@@ -52,26 +97,52 @@ def _to_rgb_float(image, index=None):
             f"`colorize` accepts uint8, uint16 or float images; received "
             f"dtype {image.dtype}{where}."
         )
+    _check_layout(image.shape, where)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    elif image.ndim == 3 and image.shape[-1] == 4:
-        image = image[..., :3]  # RGBA: the alpha channel carries no colour
-    elif not (image.ndim == 3 and image.shape[-1] == 3):
-        raise ValueError(
-            "`colorize` expects images shaped (H, W), (H, W, 1), (H, W, 3) or "
-            f"(H, W, 4); received shape {image.shape}{where}."
-        )
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"`colorize` received an empty image of shape {image.shape}{where}.")
-    return image
+        return np.repeat(image[..., None], 3, axis=-1)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def _linear_luminance_table():
+    """Y (CIE XYZ, white Y = 1) contributed by each uint8 code of R, G and B: `(3, 256)` float32."""
+    codes = np.arange(256, dtype=np.float32) / 255.0
+    linear = ops.convert_to_numpy(color.srgb_to_linear(codes)).astype(np.float64)
+    weights = color.XYZ_FROM_RGB[1] / color.D65_WHITE[1]
+    return (weights[:, None] * linear[None, :]).astype(np.float32)
+
+
+_LUMINANCE_TABLE = []
+
+
+def _lightness(rgb):
+    """CIELAB L `(H, W, 1)` float32 of an `_as_rgb` image.
+
+    For uint8 a table gives each channel's linear contribution to Y (L
+    depends on Y alone), then L = 116 f(Y) - 16 with `color.rgb_to_lab`'s
+    constants: the same L to float32 rounding at a fraction of the cost on
+    full-resolution photos. Float images go through `color.rgb_to_lab`.
+    """
+    if rgb.dtype != np.uint8:
+        return ops.convert_to_numpy(rgb_to_lab(rgb))[..., :1].astype(np.float32)
+    if not _LUMINANCE_TABLE:
+        _LUMINANCE_TABLE.append(_linear_luminance_table())
+    table = _LUMINANCE_TABLE[0]
+    y = table[0][rgb[..., 0]]
+    y += table[1][rgb[..., 1]]
+    y += table[2][rgb[..., 2]]
+    f = np.where(
+        y > color._LAB_EPSILON,
+        np.cbrt(np.maximum(y, np.float32(color._LAB_EPSILON))),
+        np.float32(color._LAB_KAPPA_SLOPE) * y + np.float32(color._LAB_OFFSET),
+    )
+    return (np.float32(116.0) * f - np.float32(16.0)).astype(np.float32)[..., None]
 
 
 def lightness(image):
     """The CIELAB lightness `(H, W, 1)` in [0, 100] of any accepted image."""
-    rgb = _to_rgb_float(image)
-    return ops.convert_to_numpy(rgb_to_lab(rgb))[..., :1]
+    return _lightness(_as_rgb(image))
 
 
 def check_model(model, quantizer=None):
@@ -145,6 +216,28 @@ def model_input_size(model, height, width, size_multiple=None):
 # Prediction
 
 
+def default_resize(model):
+    """The `resize` mode `colorize` uses for `model` when none is given.
+
+    `"bicubic_rgb"` (the authors' demo procedure) for Zhang et al.'s released
+    architectures, recognised by a layer only they have (`class8_ab`, the ab
+    projection of `eccv16(head="release")`; `conv10_ab`, SIGGRAPH17's ab
+    output), whether their weights were converted by
+    `colorization.pretrained` or trained here; `"bilinear_l"` for every other
+    model.
+    """
+    names = {layer.name for layer in getattr(model, "layers", ())}
+    return "bicubic_rgb" if names.intersection(RELEASE_LAYERS) else "bilinear_l"
+
+
+def _resize_mode(model, resize):
+    if resize is None:
+        return default_resize(model)
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"`resize` must be one of {RESIZE_MODES} or None; received resize={resize!r}.")
+    return resize
+
+
 def _resize(x, size, antialias=False):
     """Bilinear resize of a float32 (B, H, W, C) array; a no-op at the same size."""
     if tuple(x.shape[1:3]) == tuple(size):
@@ -159,24 +252,131 @@ def _resize(x, size, antialias=False):
     return ops.convert_to_numpy(out).astype(np.float32)
 
 
+def _resize_rgb_bicubic(rgb, size):
+    """Pillow's antialiased bicubic resize of an `_as_rgb` image to `size` (H, W), as the authors' demo does.
+
+    uint8 goes through Pillow's RGB path exactly as `Image.fromarray(rgb).resize(..., BICUBIC)`;
+    float images are resized channel by channel in float32 (no rounding), then clipped to [0, 1].
+    """
+    from PIL import Image
+
+    height, width = size
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    if rgb.dtype == np.uint8:
+        return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BICUBIC))
+    channels = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c])).resize((width, height), Image.Resampling.BICUBIC))
+        for c in range(3)
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def _network_input(rgb, size, resize, full_lightness=None):
+    """The model's input L `(h, w, 1)` for one photo, prepared as `resize` says."""
+    if full_lightness is not None and full_lightness.shape[:2] == tuple(size):
+        return full_lightness
+    if resize == "bicubic_rgb":
+        return _lightness(_resize_rgb_bicubic(rgb, size))
+    L = _lightness(rgb) if full_lightness is None else full_lightness
+    shrink = size[0] < L.shape[0] or size[1] < L.shape[1]
+    return _resize(L[None], size, antialias=shrink)[0]
+
+
+def _predict_functions(model):
+    """`{(shape, dtype): predict function}` of `model`, kept on the model so that it goes with it."""
+    # Through __dict__: Keras' attribute tracking has nothing to track here.
+    return model.__dict__.setdefault("_colorize_predict_functions", {})
+
+
+def _predict(model, x):
+    """`model.predict_on_batch(x)` through a predict function compiled for `x`'s shape alone, cached.
+
+    Keras keeps one predict function per model and, on TensorFlow, retraces
+    it with unknown sizes once a second shape comes (`reduce_retracing`),
+    which some layers cannot trace (bilinear `UpSampling2D` with None
+    sizes). One function per shape, each traced at its concrete shape, is
+    also the fastest: XLA / `jax.jit` compile each shape once.
+    """
+    functions = _predict_functions(model)
+    key = (x.shape, str(x.dtype))
+    original = model.predict_function
+    try:
+        if key not in functions:
+            model.predict_function = None
+            model.make_predict_function()  # sets `predict_function` (the TensorFlow trainer returns None)
+            functions[key] = model.predict_function
+        model.predict_function = functions[key]
+        return np.asarray(model.predict_on_batch(x))
+    finally:
+        model.predict_function = original
+
+
 def _run(model, x, batch_size):
+    """The model's output for `x`, `batch_size` at a time, each shape through its own compiled function.
+
+    Keras' predict function compiles `model(x, training=False)` (XLA on
+    TensorFlow, `jax.jit` on JAX; eager on torch); see `_predict`.
+    """
+    if not batch_size >= 1 or int(batch_size) != batch_size:
+        raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size}.")
+    batch_size = int(batch_size)
     outputs = []
     for start in range(0, len(x), batch_size):
-        chunk = ops.convert_to_tensor(x[start : start + batch_size], dtype="float32")
-        outputs.append(ops.convert_to_numpy(model(chunk, training=False)))
+        chunk = np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)
+        outputs.append(_predict(model, chunk))
     return np.concatenate(outputs, axis=0)
+
+
+def _pixel_converter():
+    """A functional model mapping Lab pixels `(1, PIXEL_CHUNK, 3)` to sRGB uint8, built once per process.
+
+    `color.lab_to_rgb_uint8` on chunks of a fixed size: photos of every size
+    reuse the one compiled function of Keras' predict (XLA on TensorFlow,
+    `jax.jit` on JAX), several times faster than the same ops run eagerly.
+    """
+    if not _PIXEL_CONVERTER:
+        import keras
+
+        lab = keras.Input((PIXEL_CHUNK, 3), batch_size=1, name="lab")
+        _PIXEL_CONVERTER.append(keras.Model(lab, lab_to_rgb_uint8(lab), name="lab_to_rgb_uint8"))
+    return _PIXEL_CONVERTER[0]
+
+
+_PIXEL_CONVERTER = []
+
+
+def _to_rgb_uint8(L, ab):
+    """sRGB uint8 `(H, W, 3)` of L `(H, W, 1)` and ab `(H, W, 2)`, through `_pixel_converter`."""
+    height, width = L.shape[:2]
+    lab = np.concatenate([L, ab], axis=-1, dtype=np.float32).reshape(-1, 3)
+    count = len(lab)
+    padding = -count % PIXEL_CHUNK
+    if padding:
+        lab = np.concatenate([lab, np.zeros((padding, 3), np.float32)])
+    converter = _pixel_converter()
+    chunks = [_predict(converter, chunk[None])[0] for chunk in lab.reshape(-1, PIXEL_CHUNK, 3)]
+    return np.concatenate(chunks)[:count].reshape(height, width, 3)
 
 
 def _decode(output, kind, temperature, quantizer):
     if kind == "regression":
         return output.astype(np.float32)
-    if not temperature > 0:
-        raise ValueError(f"`temperature` must be > 0; received temperature={temperature}.")
     return ops.convert_to_numpy(_quantizer(quantizer).annealed_mean(output, temperature)).astype(np.float32)
 
 
-def predict_ab(model, L, temperature=DEFAULT_TEMPERATURE, quantizer=None, batch_size=16, size_multiple=None):
+def _check_temperature(kind, temperature):
+    if kind == "classification" and not temperature > 0:
+        raise ValueError(f"`temperature` must be > 0; received temperature={temperature}.")
+
+
+def predict_ab(
+    model, L, temperature=DEFAULT_TEMPERATURE, quantizer=None, batch_size=DEFAULT_BATCH_SIZE, size_multiple=None
+):
     """Predicts ab for a batch of lightness maps, at the maps' own size.
+
+    The maps are resized bilinearly to the model's input size
+    (`resize="bilinear_l"`; from L alone the RGB route is not available).
 
     Args:
         model: a regression or classification colorization model.
@@ -191,6 +391,7 @@ def predict_ab(model, L, temperature=DEFAULT_TEMPERATURE, quantizer=None, batch_
         float32 `(B, H, W, 2)` ab in Lab units.
     """
     kind = check_model(model, quantizer)
+    _check_temperature(kind, temperature)
     L = np.asarray(L, dtype=np.float32)
     if L.ndim != 4 or L.shape[-1] != 1:
         raise ValueError(f"`predict_ab` expects L shaped (B, H, W, 1); received {L.shape}.")
@@ -207,23 +408,25 @@ def colorize(
     images,
     temperature=DEFAULT_TEMPERATURE,
     quantizer=None,
-    batch_size=16,
+    batch_size=DEFAULT_BATCH_SIZE,
     size_multiple=None,
+    resize=None,
 ):
     """Colorizes one image or many, at their full resolution.
 
-    Each image is turned into CIELAB lightness L (colour images lose their
-    colour first; RGBA loses its alpha). L is resized (bilinear, antialiased
-    when shrinking) to the model's input size, the model predicts ab (or
-    bin probabilities, decoded with the annealed mean at `temperature`), the
-    ab is upsampled bilinearly to the image's own size and recombined with
-    the ORIGINAL full-resolution L, then converted to sRGB.
+    Each image is turned into the model's input L as `resize` says (colour
+    images lose their colour; RGBA loses its alpha), the model predicts ab
+    (or bin probabilities, decoded with the annealed mean at `temperature`),
+    the ab is upsampled bilinearly to the image's own size and recombined
+    with the image's ORIGINAL full-resolution L, then converted to sRGB.
+    Images that share the network input size run through the model together,
+    `batch_size` per forward pass, in one compiled function per input shape.
 
     Args:
         model: a `keras.Model` mapping L `(B, H, W, 1)` in [0, 100] to ab
             `(B, h, w, 2)` (regression) or probabilities `(B, h, w, Q)`
             (classification).
-        images: one image or a list of images of any sizes; each is uint8
+        images: one image, or a list of images of any sizes; each is uint8
             (0-255), uint16 or float in [0, 1], shaped (H, W), (H, W, 1),
             (H, W, 3) or (H, W, 4). A 4-D array is a batch of equal-size
             images.
@@ -234,10 +437,26 @@ def colorize(
         batch_size: images per forward pass.
         size_multiple: for models with None spatial dimensions, the multiple
             the run size is rounded to (default: `model.size_multiple` or 32).
+        resize: how the model's input is made from a photo of another size:
+            `"bicubic_rgb"`: the RGB photo (uint8 as given; other types as
+            float) resized with Pillow's antialiased bicubic filter, then L:
+            the authors' demo procedure (`colorizers.preprocess_img`), with
+            which converted release weights give the release's pictures;
+            `"bilinear_l"`: the photo's L resized bilinearly (antialiased when
+            shrinking), as the library's `data_pipeline` prepares training
+            data; `None` (default): `default_resize(model)`, i.e.
+            `"bicubic_rgb"` for Zhang et al.'s released architectures
+            (`eccv16(head="release")`, `siggraph17`) and `"bilinear_l"` for
+            the models trained here. Both give the same input for a photo
+            already at the network size.
 
     Returns:
         sRGB uint8: one `(H, W, 3)` array for one image, a list for a list,
         a `(N, H, W, 3)` array for a 4-D batch.
+
+    Raises:
+        ValueError/TypeError naming the image (its index in a list), the
+        shape, dtype or value that is not accepted, or the model's shapes.
 
     Example:
 
@@ -246,6 +465,8 @@ def colorize(
     >>> model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
     >>> colorize(model, np.zeros((17, 31, 3), np.uint8)).shape
     (17, 31, 3)
+    >>> [rgb.shape for rgb in colorize(model, [np.zeros((5, 7), np.uint8), np.zeros((9, 4, 3), np.uint8)])]
+    [(5, 7, 3), (9, 4, 3)]
     """
     if isinstance(images, (list, tuple)):
         single, as_array, items = False, False, list(images)
@@ -258,27 +479,28 @@ def colorize(
     if not items:
         return np.zeros((0, 0, 0, 3), np.uint8) if as_array else []
     kind = check_model(model, quantizer)
-    lightnesses = [ops.convert_to_numpy(rgb_to_lab(_to_rgb_float(image, None if single else i)))[..., :1] for i, image in enumerate(items)]
+    _check_temperature(kind, temperature)
+    resize = _resize_mode(model, resize)
+    photos = [_as_rgb(image, None if single else i) for i, image in enumerate(items)]
 
-    # All images run through the model together at its input size; a fully
-    # convolutional model runs each distinct run size as its own group.
+    # The network inputs, grouped by run size (a fully convolutional model
+    # runs each distinct rounded size as its own group).
     groups = {}
-    for i, L in enumerate(lightnesses):
-        size = model_input_size(model, L.shape[0], L.shape[1], size_multiple)
+    full_lightness = {}
+    for i, rgb in enumerate(photos):
+        size = model_input_size(model, rgb.shape[0], rgb.shape[1], size_multiple)
+        if resize == "bilinear_l" or rgb.shape[:2] == size:
+            full_lightness[i] = _lightness(rgb)
         groups.setdefault(size, []).append(i)
     results = [None] * len(items)
     for size, members in groups.items():
-        x = np.stack(
-            [
-                _resize(lightnesses[i][None], size, antialias=lightnesses[i].shape[0] > size[0] or lightnesses[i].shape[1] > size[1])[0]
-                for i in members
-            ]
-        )
+        x = np.stack([_network_input(photos[i], size, resize, full_lightness.get(i)) for i in members])
         ab = _decode(_run(model, x, batch_size), kind, temperature, quantizer)
         for j, i in enumerate(members):
-            L = lightnesses[i]
+            L = full_lightness.pop(i) if i in full_lightness else _lightness(photos[i])
             ab_full = _resize(ab[j : j + 1], L.shape[:2])[0]
-            results[i] = ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab_full)))
+            results[i] = _to_rgb_uint8(L, ab_full)
+            photos[i] = None  # the memory of a done photo goes as soon as it can
     if single:
         return results[0]
     if as_array:

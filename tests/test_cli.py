@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -62,8 +63,19 @@ def test_colorize_keeps_going_and_names_bad_files(tmp_path, inputs, capsys):
 def test_colorize_all_good_exits_zero(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
     code = cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)])
+    captured = capsys.readouterr()
     assert code == 0 and (tmp_path / "o" / "grey.png").exists()
-    assert "colorized 1 of 1" in capsys.readouterr().out
+    assert captured.out.startswith("colorized 1 of 1 images into") and "skipped" not in captured.out
+    assert captured.err == ""  # one input: no progress bar
+
+
+def test_verbose_names_every_file_written(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    out = tmp_path / "o"
+    assert cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(out),
+                              "--model", str(model), "--verbose"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert f"{inputs / 'grey.png'} -> {out / 'grey.png'}" in err and f"{inputs / 'rgba.png'} -> {out / 'rgba.png'}" in err
 
 
 def test_colorize_refuses_bad_models(tmp_path, inputs, capsys):
@@ -78,17 +90,225 @@ def test_colorize_refuses_bad_models(tmp_path, inputs, capsys):
         assert code == cli.EXIT_FATAL and message in err and name in err
 
 
-def test_python_dash_m_colorize(tmp_path, inputs):
-    model = save_constant_model(tmp_path / "model.keras")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-m", "colorization", "colorize", str(inputs / "grey.png"), str(inputs / "nope.png"),
-         "-o", str(tmp_path / "out"), "--model", str(model), "--temperature", "0.5"],
-        capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120,
+FRAMEWORK_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|cuInit|cuda|XLA|TensorFlow binary|tensorflow", re.I)
+
+
+def run_cli(args, tmp_path, *python_flags, script=None):
+    """Runs the command line in a fresh interpreter, as a user would (no TF_CPP_MIN_LOG_LEVEL set)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    entry = [str(script)] if script else ["-m", "colorization"]
+    return subprocess.run(
+        [sys.executable, *python_flags, *entry, *args],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900,
     )
+
+
+def test_python_dash_m_colorize_is_quiet(tmp_path, inputs):
+    model = save_constant_model(tmp_path / "model.keras")
+    result = run_cli(["colorize", str(inputs / "grey.png"), str(inputs / "nope.png"),
+                      "-o", str(tmp_path / "out"), "--model", str(model), "--temperature", "0.5"], tmp_path)
     assert result.returncode == cli.EXIT_INPUT_ERROR, result.stderr
-    assert "nope.png" in result.stderr
     assert (tmp_path / "out" / "grey.png").exists()
+    noise = [line for line in (result.stdout + result.stderr).splitlines() if FRAMEWORK_LINE.search(line)]
+    assert noise == [], "framework start-up lines leaked:\n" + "\n".join(noise)
+    assert result.stderr.splitlines() == [f"error: {inputs / 'nope.png'}: input not found"]
+    assert result.stdout.startswith("colorized 1 of 2 images into")
+    assert "skipped 1: 1 input not found" in result.stdout
+
+
+def imported_modules(result):
+    """Top-level module names in `python -X importtime` output."""
+    names = set()
+    for line in result.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("case", ["help", "command help", "demo help", "missing input", "missing model", "bad flag",
+                                  "bad temperature", "output is a file", "evaluate without data"])
+def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, case):
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"never read: the arguments are refused first")
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    args, code, message = {
+        "help": (["--help"], 0, None),
+        "command help": (["colorize", "--help"], 0, None),
+        "demo help": (["demo", "--help"], 0, None),
+        "missing input": (["colorize", "gone.jpg", "-o", "out", "--model", str(model)], 2, "gone.jpg: input not found"),
+        "missing model": (["colorize", str(image), "-o", "out", "--model", "absent.keras"], 2,
+                          "model file not found: absent.keras"),
+        "bad flag": (["colorize", str(image), "-o", "out", "--model", str(model), "--colour"], 2, "unrecognized"),
+        "bad temperature": (["colorize", str(image), "-o", "out", "--model", str(model), "--temperature", "0"], 2,
+                            "--temperature must be > 0"),
+        "output is a file": (["colorize", str(image), "-o", "taken", "--model", str(model)], 2,
+                             "taken: cannot use as output folder: a file of that name exists"),
+        "evaluate without data": (["evaluate", "--model", str(model), "--data", "nowhere"], 2,
+                                  "data folder not found: nowhere"),
+    }[case]
+    result = run_cli(args, tmp_path, "-X", "importtime")
+    assert result.returncode == code, result.stderr[-2000:]
+    modules = imported_modules(result)
+    assert modules and not modules & {"tensorflow", "keras", "jax", "torch"}
+    if message:
+        assert message in result.stderr
+    else:
+        assert "usage:" in result.stdout
+
+
+def test_console_script_help_does_not_import_frameworks(tmp_path):
+    script = tmp_path / "colorize"  # what pip's console script is called
+    script.write_text("import sys\nfrom colorization.cli import colorize_main\nsys.exit(colorize_main())\n")
+    result = run_cli(["--help"], tmp_path, "-X", "importtime", script=script)
+    assert result.returncode == 0 and "--batch-size" in result.stdout
+    assert not imported_modules(result) & {"tensorflow", "keras"}
+
+
+def test_a_plain_import_still_loads_and_registers_everything(tmp_path):
+    # Only the command line defers Keras; `import colorization` in a program registers the layers as before.
+    code = "import sys, colorization; print('colorization.layers' in sys.modules, 'keras' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", code, "-m", "colorization"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=900)
+    assert result.stdout.split() == ["True", "True"], result.stderr[-2000:]
+
+
+def assert_constant_colour(path, ab=(30.0, 20.0)):
+    lab = skcolor.rgb2lab(np.asarray(Image.open(path)))
+    mid = (lab[..., 0] > 30) & (lab[..., 0] < 80)
+    assert abs(lab[..., 1][mid].mean() - ab[0]) < 1.5 and abs(lab[..., 2][mid].mean() - ab[1]) < 1.5
+
+
+def test_folders_globs_and_batches(tmp_path, photo_rgb, capsys):
+    photo = (photo_rgb * 255).astype(np.uint8)
+    for folder, sizes in (("a", [(40, 50), (64, 64), (30, 70)]), ("b", [(50, 40)])):
+        (tmp_path / folder).mkdir()
+        for i, (h, w) in enumerate(sizes):
+            Image.fromarray(photo[:h, :w]).save(tmp_path / folder / f"p{i}.jpg")
+    (tmp_path / "a" / "notes.txt").write_text("not an image, and not taken from the folder")
+    (tmp_path / "empty").mkdir()
+    model = save_constant_model(tmp_path / "model.keras")
+    out = tmp_path / "out"
+    code = cli.main(["colorize", str(tmp_path / "a"), str(tmp_path / "b" / "*.jpg"), str(tmp_path / "a" / "p0.jpg"),
+                     str(tmp_path / "empty"), str(tmp_path / "c" / "*.png"),
+                     "-o", str(out), "--model", str(model), "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INPUT_ERROR
+    # a/p0.jpg is named twice but done once; b/p0.jpg keeps its stem with a suffix.
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p0_1.png", "p1.png", "p2.png"]
+    assert np.asarray(Image.open(out / "p2.png")).shape == (30, 70, 3)
+    assert np.asarray(Image.open(out / "p0_1.png")).shape == (50, 40, 3)
+    for path in out.iterdir():
+        assert_constant_colour(path)
+    errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {tmp_path / 'empty'}: folder holds no image files (looked for {', '.join(cli.IMAGE_SUFFIXES)})",
+                      f"error: {tmp_path / 'c' / '*.png'}: no file matches this pattern"]
+    assert "4/4 images (100%)" in captured.err  # plain progress lines: pytest's stderr is no terminal
+    assert captured.out.startswith(f"colorized 4 of 6 images into {out} in ")
+    assert "skipped 2: 1 folder holds no image files, 1 no file matches this pattern" in captured.out
+
+
+def test_options_reach_colorize(tmp_path, inputs, monkeypatch, capsys):
+    calls = []
+
+    def fake_colorize(model, images, **options):
+        calls.append(options)
+        return [np.zeros(np.shape(image)[:2] + (3,), np.uint8) for image in images]
+
+    monkeypatch.setattr("colorization.inference.colorize", fake_colorize)
+    model = save_constant_model(tmp_path / "model.keras")
+    assert cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(tmp_path / "o"),
+                              "--model", str(model), "--batch-size", "16", "--resize", "bilinear_l",
+                              "--temperature", "0.5"]) == 0
+    assert calls == [{"temperature": 0.5, "batch_size": 16, "resize": "bilinear_l"}]
+
+
+def test_resize_choices_are_the_library_modes():
+    from colorization import inference
+
+    assert cli.RESIZE_CHOICES == inference.RESIZE_MODES
+
+
+def test_output_folder_that_cannot_be_created(tmp_path, inputs, capsys, monkeypatch):
+    model = save_constant_model(tmp_path / "model.keras")
+    image = str(inputs / "grey.png")
+    (tmp_path / "file").write_text("x")
+    cases = [(tmp_path / "file", "cannot use as output folder: a file of that name exists"),
+             (tmp_path / "file" / "sub", "cannot create output folder: not a directory")]
+    for out, cause in cases:
+        assert cli.colorize_main([image, "-o", str(out), "--model", str(model)]) == cli.EXIT_FATAL
+        assert capsys.readouterr().err.splitlines() == [f"error: {out}: {cause}"]
+
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", read_only)
+    out = tmp_path / "read-only" / "out"
+    assert cli.colorize_main([image, "-o", str(out), "--model", str(model)]) == cli.EXIT_FATAL
+    assert capsys.readouterr().err.splitlines() == [f"error: {out}: cannot create output folder: permission denied"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    out = tmp_path / "locked"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(out), "--model", str(model)]) == cli.EXIT_FATAL
+    finally:
+        out.chmod(0o700)
+    assert capsys.readouterr().err.splitlines() == [f"error: {out}: cannot write into output folder: permission denied"]
+
+
+def test_an_output_that_cannot_be_written_does_not_stop_the_others(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    out = tmp_path / "out"
+    (out / "grey.png").mkdir(parents=True)  # a folder where the first output should go
+    code = cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(out),
+                              "--model", str(model)])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INPUT_ERROR
+    assert f"error: {out / 'grey.png'}: cannot write output: is a directory" in captured.err.splitlines()
+    assert_constant_colour(out / "rgba.png")
+    assert "skipped 1: 1 cannot write output: is a directory" in captured.out
+
+
+def test_an_output_never_overwrites_its_input(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    before = (inputs / "grey.png").read_bytes()
+    code = cli.colorize_main([str(inputs / "grey.png"), "-o", str(inputs), "--model", str(model)])
+    assert code == cli.EXIT_INPUT_ERROR and (inputs / "grey.png").read_bytes() == before
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {inputs / 'grey.png'}: output would overwrite its input (choose another -o than {inputs})"
+    ]
+
+
+def test_an_unexpected_failure_is_one_line(tmp_path, inputs, monkeypatch, capsys):
+    def broken(model, images, **options):
+        raise RuntimeError("something\nthe library did not expect")
+
+    monkeypatch.setattr("colorization.inference.colorize", broken)
+    model = save_constant_model(tmp_path / "model.keras")
+    assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: unexpected RuntimeError: something the library did not expect (run again with --verbose for the traceback)"
+    ]
+
+
+def test_no_verify_and_weights_need_pretrained(tmp_path, inputs, capsys):
+    model = save_constant_model(tmp_path / "model.keras")
+    for flags, message in ((["--no-verify"], "--no-verify goes with --pretrained"),
+                           (["--weights", "w.pth"], "--weights goes with --pretrained")):
+        assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)]
+                                 + flags) == cli.EXIT_FATAL
+        assert message in capsys.readouterr().err
+    assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--pretrained", "eccv16",
+                              "--weights", str(tmp_path / "absent.pth")]) == cli.EXIT_FATAL
+    assert capsys.readouterr().err.splitlines() == [f"error: weights file not found: {tmp_path / 'absent.pth'}"]
 
 
 def test_unknown_command_is_an_error(capsys):
@@ -122,3 +342,34 @@ def test_evaluate_missing_data_folder(tmp_path, capsys):
     model = save_constant_model(tmp_path / "m.keras")
     assert cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "nowhere")]) == cli.EXIT_FATAL
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_weight_file_problems_are_one_line(tmp_path, inputs, capsys, monkeypatch):
+    torch = pytest.importorskip("torch", reason="PyTorch (the `pretrained` extra) reads the released weights")
+    from torch_twins import ECCV16Twin
+
+    text = tmp_path / "notes.pth"
+    text.write_text("not weights")
+    twin = tmp_path / "colorization_release_v2-9b330a0b.pth"
+    torch.save(ECCV16Twin(width=4).state_dict(), twin)  # the release's layout, shrunk: neither its hash nor shapes
+    image = str(inputs / "grey.png")
+    for weights, flags, expected in ((text, [], "not a PyTorch checkpoint"),
+                                     (twin, [], "9b330a0b"),
+                                     (twin, ["--no-verify"], "ECCV16")):
+        code = cli.colorize_main([image, "-o", str(tmp_path / "o"), "--pretrained", "eccv16",
+                                  "--weights", str(weights)] + flags)
+        lines = capsys.readouterr().err.splitlines()
+        assert code == cli.EXIT_FATAL
+        assert len(lines) == 1 and lines[0].startswith("error: ") and str(weights) in lines[0]
+        assert expected in lines[0]
+
+    calls = []
+
+    def fake_load(name, **kwargs):
+        calls.append((name, kwargs))
+        raise ValueError("recorded")
+
+    monkeypatch.setattr("colorization.pretrained.load", fake_load)
+    cli.colorize_main([image, "-o", str(tmp_path / "o"), "--pretrained", "eccv16", "--weights", str(twin),
+                       "--no-verify"])
+    assert calls == [("eccv16", {"path": str(twin), "verify": False})]

@@ -3,8 +3,10 @@
 The released files cannot be downloaded here, so each network's twin
 (`tests/torch_twins.py`, the release's parameter names and shapes) gets
 random weights with a fixed seed; its state dict is saved, converted by
-`colorization.pretrained.load(name, path=...)`, and the Keras outputs must
-equal the twin's within 1e-4 ab units.
+`colorization.pretrained.load(name, path=..., verify=False)` (random weights
+cannot have the release's checksum), and the Keras outputs must equal the
+twin's within 1e-4 ab units. Foreign files (text, a pickled module, the other
+release) must be named in one first line.
 """
 
 import hashlib
@@ -80,7 +82,7 @@ def test_twins_have_the_released_names_and_shapes(released):
 @pytest.mark.parametrize("name", ["eccv16", "siggraph17"])
 def test_converted_model_equals_the_pytorch_twin(name, released, rng):
     twin, path = released[name]
-    model = pretrained.load(name, path=path, input_shape=(64, 64, 1))
+    model = pretrained.load(name, path=path, input_shape=(64, 64, 1), verify=False)
     L = rng.uniform(0, 100, (2, 64, 64, 1)).astype(np.float32)
     with torch.no_grad():
         expected = nhwc(twin(nchw(L)))
@@ -92,7 +94,9 @@ def test_converted_model_equals_the_pytorch_twin(name, released, rng):
 
 def test_siggraph17_hints_and_class_branch_equal_the_twin(released, rng):
     twin, path = released["siggraph17"]
-    model = pretrained.load("siggraph17", path=path, input_shape=(32, 32, 1), hints=True, class_output=True)
+    model = pretrained.load(
+        "siggraph17", path=path, input_shape=(32, 32, 1), hints=True, class_output=True, verify=False
+    )
     L = rng.uniform(0, 100, (2, 32, 32, 1)).astype(np.float32)
     mask = (rng.uniform(size=(2, 32, 32, 1)) < 0.1).astype(np.float32)
     ab = rng.uniform(-80, 80, (2, 32, 32, 2)).astype(np.float32) * mask
@@ -139,7 +143,7 @@ def test_each_layer_type_converts(make_torch, kind, make_keras, rng):
 
 
 def test_converted_model_round_trips_through_keras_file(released, rng, tmp_path):
-    model = pretrained.load("siggraph17", path=released["siggraph17"][1], input_shape=(None, None, 1))
+    model = pretrained.load("siggraph17", path=released["siggraph17"][1], input_shape=(None, None, 1), verify=False)
     model.save(tmp_path / "siggraph17.keras")
     restored = keras.saving.load_model(tmp_path / "siggraph17.keras", safe_mode=True)
     L = rng.uniform(0, 100, (1, 40, 56, 1)).astype(np.float32)
@@ -152,7 +156,7 @@ def test_colorize_gives_the_twins_picture(released, photo_rgb):
 
     twin, path = released["eccv16"]
     photo = photo_rgb[:64, :64]
-    model = pretrained.load("eccv16", path=path, input_shape=(64, 64, 1))
+    model = pretrained.load("eccv16", path=path, input_shape=(64, 64, 1), verify=False)
     L = color.rgb2lab(photo)[..., :1].astype(np.float32)
     with torch.no_grad():
         ab = nhwc(twin(nchw(L[None])))[0]
@@ -161,13 +165,114 @@ def test_colorize_gives_the_twins_picture(released, photo_rgb):
     assert np.abs(got.astype(int) - expected).max() <= 2
 
 
-def test_wrong_network_is_named(released):
-    with pytest.raises(ValueError, match=r"released siggraph17 network.*missing model8up\.0\.weight"):
-        pretrained.load("siggraph17", path=released["eccv16"][1], input_shape=(32, 32, 1))
+def first_line(error):
+    return str(error.value).split("\n")[0]
+
+
+def assert_never_suggests_unsafe_loading(error):
+    assert "weights_only=False" not in str(error.value) and "weights_only` set to `False" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "given,found,expected",
+    [
+        ("eccv16", "siggraph17", "these look like the SIGGRAPH17 weights (4 input channels): use --pretrained siggraph17."),
+        ("siggraph17", "eccv16", "these look like the ECCV16 weights (1 input channel): use --pretrained eccv16."),
+    ],
+)
+def test_the_other_release_is_named(given, found, expected, tmp_path):
+    path = tmp_path / f"{found}.pth"
+    torch.save(randomize(TWINS[found](width=4)).state_dict(), path)
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.load(given, path=path, input_shape=(32, 32, 1), verify=False)
+    assert first_line(error) == f"{path}: {expected}"
+    assert "model1.0.weight here has shape" in str(error.value)
+    assert len(str(error.value)) < 400  # no list of every missing key
+
+
+def test_wrong_names_and_missing_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="Unknown pretrained model 'nope'"):
-        pretrained.load("nope", path=released["eccv16"][1])
-    with pytest.raises(ValueError, match="Weights file not found"):
+        pretrained.load("nope", path=tmp_path / "x.pth")
+    with pytest.raises(pretrained.WeightsError, match="Weights file not found: /nonexistent/eccv16.pth"):
         pretrained.load("eccv16", path="/nonexistent/eccv16.pth")
+    other = tmp_path / "other.pth"
+    torch.save({"encoder.weight": torch.zeros(3, 3), "encoder.bias": torch.zeros(3)}, other)
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.load("eccv16", path=other)
+    assert first_line(error) == f"{other}: not the weights of Zhang et al.'s ECCV16 network."
+    assert "encoder.weight" in str(error.value)
+    # The release's layout at another width: right names, wrong shapes.
+    narrow = tmp_path / "narrow.pth"
+    torch.save(randomize(ECCV16Twin(width=4)).state_dict(), narrow)
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.load("eccv16", path=narrow, verify=False)
+    assert first_line(error) == f"{narrow}: not the released ECCV16 network's layers (names or shapes differ)."
+    assert "model1.0.weight has shape (4, 1, 3, 3)" in str(error.value) and "more" in str(error.value)
+
+
+def test_a_text_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "colorization_release_v2-9b330a0b.pth"
+    path.write_text("<html>404 Not Found</html>\n")
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.load("eccv16", path=path)
+    assert first_line(error) == f"{path} is not a PyTorch checkpoint (a text file)."
+    assert "torch.load could not read it" in str(error.value)
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(pretrained.WeightsError, match=r"is not a PyTorch checkpoint \(the file is empty\)\."):
+        pretrained.load("eccv16", path=empty)
+    array = tmp_path / "array.npy"
+    np.save(array, np.zeros(3))
+    with pytest.raises(pretrained.WeightsError, match=r"is not a PyTorch checkpoint \(a NumPy \.npy array\)\.") as error:
+        pretrained.load("eccv16", path=array)
+    assert_never_suggests_unsafe_loading(error)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_a_pickled_module_is_named_and_never_executed(legacy, tmp_path):
+    path = tmp_path / "module.pth"
+    torch.save(ECCV16Twin(width=4), path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.load("eccv16", path=path)
+    assert first_line(error) == (
+        f"{path} is a whole pickled module (torch_twins.ECCV16Twin), not a state dict: save its state_dict."
+    )
+    assert "torch.save(module.state_dict()" in str(error.value)
+    assert_never_suggests_unsafe_loading(error)
+    # A tensor or a dict of numbers is read safely but is no state dict.
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(pretrained.WeightsError, match=r"is not a state dict .*\nIt holds a Tensor"):
+        pretrained.load("eccv16", path=path)
+    torch.save({"epoch": 3}, path)
+    with pytest.raises(pretrained.WeightsError, match=r"It holds a dict of 1 entries \(keys epoch\)"):
+        pretrained.load("eccv16", path=path)
+
+
+def test_checksum_is_checked_for_a_given_file_with_an_opt_out(released, tmp_path):
+    twin, path = released["eccv16"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(pretrained.ChecksumError) as error:
+        pretrained.load("eccv16", path=path)
+    assert isinstance(error.value, pretrained.WeightsError) and isinstance(error.value, ValueError)
+    assert first_line(error) == (
+        f"Checksum mismatch for {path}: its SHA-256 starts with {digest[:8]}, "
+        "the release colorization_release_v2-9b330a0b.pth has 9b330a0b."
+    )
+    assert digest in str(error.value) and "verify=False" in str(error.value) and "--no-verify" in str(error.value)
+    # SIGGRAPH17's prefix is named for SIGGRAPH17 files.
+    with pytest.raises(pretrained.ChecksumError, match=r"siggraph17-df00044c\.pth has df00044c\."):
+        pretrained.load("siggraph17", path=released["siggraph17"][1])
+    # The opt-out loads the same file; a file with the release's digest needs no opt-out.
+    L = np.linspace(0, 100, 32 * 32, dtype=np.float32).reshape(1, 32, 32, 1)
+    opted_out = keras_run(pretrained.load("eccv16", path=path, input_shape=(32, 32, 1), verify=False), L)
+    with torch.no_grad():
+        np.testing.assert_allclose(opted_out, nhwc(twin(nchw(L))), atol=ATOL)
+    release = pretrained.RELEASES["eccv16"]
+    matching = pretrained.Release(release.url, sha256_prefix=digest[:8])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(pretrained.RELEASES, "eccv16", matching)
+        verified = keras_run(pretrained.load("eccv16", path=path, input_shape=(32, 32, 1)), L)
+    np.testing.assert_array_equal(verified, opted_out)
 
 
 def test_missing_torch_names_the_extra(released, monkeypatch):
@@ -195,7 +300,7 @@ def test_download_caches_and_verifies_the_checksum(tmp_path, monkeypatch):
 
     source.write_bytes(b"tampered bytes")
     monkeypatch.setitem(pretrained.RELEASES, "eccv16", pretrained.Release(source.as_uri(), release.sha256_prefix))
-    with pytest.raises(ValueError, match="Checksum mismatch.*expected a digest starting with"):
+    with pytest.raises(pretrained.ChecksumError, match="Checksum mismatch.*\n.*expected a digest starting with"):
         pretrained.download("eccv16", cache_dir=str(cache), force=True)
     assert not path.exists()  # the bad file is not left in the cache
 
@@ -217,7 +322,7 @@ def test_release_table():
         assert release.url.startswith("https://")
 
 
-def test_cli_colorizes_with_released_weights(released, photo_rgb, tmp_path, capsys):
+def test_cli_colorizes_with_released_weights(released, photo_rgb, tmp_path, capsys, monkeypatch):
     from PIL import Image
 
     from colorization.cli import colorize_main
@@ -225,6 +330,10 @@ def test_cli_colorizes_with_released_weights(released, photo_rgb, tmp_path, caps
     photo = (photo_rgb[:48, :64] * 255).round().astype(np.uint8)
     Image.fromarray(photo).save(tmp_path / "photo.png")
     path = released["siggraph17"][1]
+    # Random weights under the release's checksum, so the CLI's default verification passes.
+    release = pretrained.RELEASES["siggraph17"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(pretrained.RELEASES, "siggraph17", pretrained.Release(release.url, digest[:8]))
     code = colorize_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"),
                           "--pretrained", "siggraph17", "--weights", str(path)])
     assert code == 0, capsys.readouterr().err
@@ -237,7 +346,11 @@ def test_cli_offline_without_weights_fails_clearly(tmp_path, monkeypatch, capsys
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setitem(pretrained.RELEASES, "eccv16", pretrained.Release("http://127.0.0.1:9/e-9b330a0b.pth", "9b330a0b"))
-    code = colorize_main(["photo.png", "-o", str(tmp_path / "out"), "--pretrained", "eccv16"])
+    from PIL import Image
+
+    photo = tmp_path / "photo.png"  # an existing input, so the failure is the download's
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photo)
+    code = colorize_main([str(photo), "-o", str(tmp_path / "out"), "--pretrained", "eccv16"])
     assert code == 2
     assert "Could not download the released eccv16 weights" in capsys.readouterr().err
     assert colorize_main(["photo.png", "-o", str(tmp_path), "--model", "m.keras", "--weights", "w.pth"]) == 2

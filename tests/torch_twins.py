@@ -191,3 +191,26 @@ def randomize(model, seed=0):
             model.model8[6].weight.mul_(20.0)
             model.model_out.weight.uniform_(-1.0, 1.0, generator=generator)
     return model.eval()
+
+
+def calibrate_batch_norm(model, inputs):
+    """Sets every BatchNorm's running statistics to those of `model`'s activations on `inputs`.
+
+    With `randomize`'s arbitrary statistics a deep twin's output hardly
+    depends on its input (activations die or saturate on the way); with
+    statistics measured on real inputs each block passes on a normalised
+    signal, so ab follows the photo's content as a trained network's does,
+    which tests of input preparation need. `inputs` are the forward
+    arguments (one tensor or a tuple); affine terms are kept.
+    """
+    norms = [module for module in model.modules() if isinstance(module, nn.BatchNorm2d)]
+    momenta = [module.momentum for module in norms]
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None  # a cumulative average: exactly the statistics of `inputs`
+    model.train()
+    with torch.no_grad():
+        model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+    for module, momentum in zip(norms, momenta):
+        module.momentum = momentum
+    return model.eval()

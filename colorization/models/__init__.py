@@ -6,6 +6,8 @@ from colorization.models.registry import register_model
 from colorization.models.unet import unet
 from colorization.models.eccv16 import eccv16
 from colorization.models.resnet import resnet_colorizer
+from colorization.models.pix2pix import Pix2Pix
+from colorization.models.pix2pix import patchgan_discriminator
 from colorization.models.pix2pix import pix2pix_generator
 from colorization.models.autoencoder import resnet18_autoencoder
 from colorization.models.siggraph17 import siggraph17

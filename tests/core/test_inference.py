@@ -1,5 +1,8 @@
 """colorize(): sizes, channel layouts, both heads; checked with scikit-image's Lab."""
 
+import gc
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -159,3 +162,82 @@ def test_incompatible_models_and_bad_inputs_are_refused(rng):
         colorize(model, np.zeros((8, 8), np.int64))
     with pytest.raises(ValueError, match="image 1"):
         colorize(model, [np.zeros((8, 8), np.uint8), np.zeros((8, 8, 2), np.uint8)])
+
+
+def test_lightness_of_uint8_equals_scikit_image(rng):
+    # Every code of each channel, plus random colours: the table route must give scikit-image's L.
+    codes = np.arange(256, dtype=np.uint8)
+    pixels = np.concatenate(
+        [np.stack([codes, codes, codes], -1), np.stack([codes, 0 * codes, 0 * codes], -1),
+         np.stack([0 * codes, codes, 0 * codes], -1), np.stack([0 * codes, 0 * codes, codes], -1),
+         rng.integers(0, 256, (4096, 3)).astype(np.uint8)]
+    )[None]
+    np.testing.assert_allclose(inference.lightness(pixels)[0, :, 0], sk_lab(pixels)[0, :, 0], atol=2e-4)
+    grey = rng.integers(0, 256, (5, 6)).astype(np.uint8)
+    np.testing.assert_allclose(inference.lightness(grey)[..., 0], sk_lab(np.repeat(grey[..., None], 3, -1))[..., 0], atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_bicubic_rgb_input_is_pillows_resize_then_lightness(dtype, photo_rgb):
+    from PIL import Image
+
+    photo = (photo_rgb[:100, :77] * 255).round().astype(np.uint8)  # 100 x 77 -> 16 x 16 and 40 x 24
+    image = photo if dtype == "uint8" else photo.astype(np.float32) / 255.0
+    for size in [(16, 16), (40, 24)]:
+        if dtype == "uint8":
+            small = np.asarray(Image.fromarray(photo).resize(size[::-1], Image.BICUBIC)).astype(np.float64) / 255
+        else:  # float images: each channel resized in float, no rounding to uint8
+            small = np.stack(
+                [np.asarray(Image.fromarray(image[..., c]).resize(size[::-1], Image.BICUBIC)) for c in range(3)], -1
+            ).clip(0, 1)
+        expected = skcolor.rgb2lab(small)[..., :1]
+        got = inference._network_input(inference._as_rgb(image), size, "bicubic_rgb")
+        np.testing.assert_allclose(got, expected, atol=2e-3)
+        # The library's own route resizes L bilinearly: a different input, by design.
+        bilinear = inference._network_input(inference._as_rgb(image), size, "bilinear_l")
+        assert np.abs(bilinear - expected).max() > 0.1
+
+
+def test_resize_choice_and_its_default():
+    # The released architectures are recognised by their layer names (the builders are checked in
+    # tests/test_release_preprocessing.py): eccv16(head="release")'s `class8_ab`, siggraph17's `conv10_ab`.
+    for name in ("class8_ab", "conv10_ab"):
+        inputs = keras.Input((8, 8, 1))
+        model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name=name)(inputs))
+        assert inference.default_resize(model) == "bicubic_rgb"
+    assert inference.default_resize(constant_ab_model()) == "bilinear_l"
+    image = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match=r"`resize` must be one of \('bicubic_rgb', 'bilinear_l'\).*'bicubic'"):
+        colorize(constant_ab_model(), image, resize="bicubic")
+    with pytest.raises(ValueError, match="batch_size=0"):
+        colorize(constant_ab_model(), image, batch_size=0)
+
+
+def test_batches_of_mixed_sizes_give_each_photos_picture(rng):
+    # A model whose ab depends on its input: batching and grouping by run size must not mix photos up.
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same", kernel_initializer="ones")(inputs))
+    images = [rng.integers(0, 256, shape).astype(np.uint8) for shape in [(30, 40, 3), (64, 64), (30, 40, 3), (33, 33, 3)]]
+    alone = [colorize(model, image, size_multiple=8) for image in images]
+    for batch_size in (1, 2):
+        together = colorize(model, images, batch_size=batch_size, size_multiple=8)
+        assert isinstance(together, list) and len(together) == len(images)
+        for expected, got in zip(alone, together):
+            assert np.abs(expected.astype(int) - got.astype(int)).max() <= 1
+    assert len({tuple(a.ravel()[:50]) for a in alone}) == len(images)  # the pictures do differ
+
+
+def test_one_compiled_predict_function_per_input_shape(rng):
+    model = unet_like()
+    images = [rng.integers(0, 256, shape).astype(np.uint8) for shape in [(16, 16, 3), (16, 16, 3), (24, 40, 3)]]
+    colorize(model, images, batch_size=2, size_multiple=8)
+    functions = dict(inference._predict_functions(model))
+    assert sorted(shape for shape, _ in functions) == [(1, 24, 40, 1), (2, 16, 16, 1)]
+    assert all(function is not None for function in functions.values())
+    colorize(model, images, batch_size=2, size_multiple=8)  # reused, not made again
+    assert dict(inference._predict_functions(model)) == functions
+    # The functions refer to their model, so they live on it and go with it (no global cache keeps models).
+    reference = weakref.ref(model)
+    del model, functions
+    gc.collect()
+    assert reference() is None
