@@ -374,7 +374,8 @@ def _evaluate_parser(prog):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--temperature", type=float, default=0.38)
     parser.add_argument("--prior", metavar="PRIOR.npy",
-                        help="bin prior (313,) for the rebalanced AuC (default: computed from the data)")
+                        help="a training bin prior (313,): adds auc_rebalanced_training_prior, the inverse-prior "
+                             "form (auc_rebalanced always weights by the evaluated pixels' own colour distribution)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the grey baseline")
     parser.add_argument("--json", metavar="FILE", help="where to write the scores (default: evaluation.json)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the frameworks' own logs")
@@ -422,14 +423,13 @@ def _evaluate(args, data):
     except Exception as error:
         _error(f"cannot read shards from {data}: {error}")
         return EXIT_FATAL
+    prior = None
     if args.prior:
         try:
             prior = np.load(args.prior)
         except Exception as error:
             _error(f"cannot read prior {args.prior}: {error}")
             return EXIT_FATAL
-    else:
-        prior = np.asarray(data_pipeline.compute_prior(str(data)))
     rows = {pathlib.Path(args.model).stem: metrics.evaluate(model, dataset, temperature=args.temperature, prior=prior)}
     if not args.no_baseline:
         rows["grey baseline (ab = 0)"] = metrics.evaluate_grey_baseline(dataset, prior=prior)

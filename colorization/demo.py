@@ -239,16 +239,18 @@ def train(head, shards, prior, out, settings, clock):
     return model
 
 
-def evaluate_all(models, shards, prior, settings, clock):
+def evaluate_all(models, shards, settings, clock):
     import data_pipeline
     from colorization import metrics
 
     def data():
         return data_pipeline.read_shards(shards, 64, shuffle=False, split="validation")
 
-    rows = {"grey baseline (ab = 0)": metrics.evaluate_grey_baseline(data(), prior=prior)}
+    # `auc_rebalanced` weights pixels by the held-out crops' own colour distribution, which does
+    # not depend on how many photos the (small) training prior was counted on.
+    rows = {"grey baseline (ab = 0)": metrics.evaluate_grey_baseline(data())}
     for name, model in models.items():
-        rows[name] = metrics.evaluate(model, data(), temperature=settings["temperature"], prior=prior)
+        rows[name] = metrics.evaluate(model, data(), temperature=settings["temperature"])
     clock(f"evaluated {len(rows)} rows on {rows['grey baseline (ab = 0)']['num_images']} held-out crops")
     return rows
 
@@ -406,7 +408,7 @@ def _run(args, settings):
         release = load_release(clock)
         if release is not None:
             models[RELEASE_ROW] = release
-    rows = evaluate_all(models, shards, prior, settings, clock)
+    rows = evaluate_all(models, shards, settings, clock)
     grid = out / "comparison.png"
     comparison_grid(models, grid, settings, rows)
     clock(f"wrote {grid}")
