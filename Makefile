@@ -71,6 +71,7 @@ demo: $(STAMP_RUNTIME)
 
 # Regenerates each notebooks/*.ipynb from its jupytext source, executed in SMOKE mode.
 notebooks: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[notebooks]"
 	cd notebooks && for f in *.py; do SMOKE=1 KERAS_BACKEND=tensorflow ../$(PY) -m jupytext --to ipynb --execute "$$f" || exit 1; done
 
 benchmarks: $(STAMP)

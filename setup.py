@@ -46,7 +46,8 @@ setup(
         ],
         # On NVIDIA GPUs install jax[cuda12] instead.
         "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],
-        "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29"],
+        # `jupytext --execute` (make notebooks) runs the kernel through nbconvert.
+        "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "nbconvert>=7"],
         "pretrained": ["torch>=2.2"],
         # Apache Beam pins older protobuf/pillow/pyarrow; `make test` runs its tests in .venv-beam.
         "beam": ["apache-beam>=2.60"],
