@@ -27,7 +27,9 @@ $(STAMP_RUNTIME): $(PY) setup.py
 	@echo "  (about 2 GB; a few minutes on a fresh machine)"
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --progress-bar off -e . | grep -E '^(Collecting|Successfully installed)' || true
-	$(PY) -c "import colorization, data_pipeline"
+	@# pip's exit status is lost in the pipe above: check that the packages are there (without
+	@# importing TensorFlow, whose start-up lines would fill the screen).
+	$(PY) -c "import importlib.util as u, sys; missing = [m for m in ('tensorflow', 'keras', 'skimage', 'colorization', 'data_pipeline') if u.find_spec(m) is None]; sys.exit(f'not installed: {missing}' if missing else 0)"
 	touch $(STAMP_RUNTIME)
 
 $(STAMP): $(STAMP_RUNTIME)
