@@ -107,13 +107,12 @@ def _as_rgb(image, index=None):
 
 def _linear_luminance_table():
     """Y (CIE XYZ, white Y = 1) contributed by each uint8 code of R, G and B: `(3, 256)` float32."""
-    codes = np.arange(256, dtype=np.float32) / 255.0
-    linear = ops.convert_to_numpy(color.srgb_to_linear(codes)).astype(np.float64)
+    linear = color._LINEAR_FROM_UINT8.astype(np.float64)  # the table `rgb_to_lab` uses for uint8
     weights = color.XYZ_FROM_RGB[1] / color.D65_WHITE[1]
     return (weights[:, None] * linear[None, :]).astype(np.float32)
 
 
-_LUMINANCE_TABLE = []
+_LUMINANCE_TABLE = _linear_luminance_table()
 
 
 def _lightness(rgb):
@@ -126,12 +125,9 @@ def _lightness(rgb):
     """
     if rgb.dtype != np.uint8:
         return ops.convert_to_numpy(rgb_to_lab(rgb))[..., :1].astype(np.float32)
-    if not _LUMINANCE_TABLE:
-        _LUMINANCE_TABLE.append(_linear_luminance_table())
-    table = _LUMINANCE_TABLE[0]
-    y = table[0][rgb[..., 0]]
-    y += table[1][rgb[..., 1]]
-    y += table[2][rgb[..., 2]]
+    y = _LUMINANCE_TABLE[0][rgb[..., 0]]
+    y += _LUMINANCE_TABLE[1][rgb[..., 1]]
+    y += _LUMINANCE_TABLE[2][rgb[..., 2]]
     f = np.where(
         y > color._LAB_EPSILON,
         np.cbrt(np.maximum(y, np.float32(color._LAB_EPSILON))),
