@@ -71,10 +71,17 @@ test-beam: $(STAMP_BEAM)
 demo: $(STAMP_RUNTIME)
 	KERAS_BACKEND=tensorflow $(PY) -m colorization demo --out outputs/demo
 
-# Regenerates each notebooks/*.ipynb from its jupytext source, executed in SMOKE mode.
+# Regenerates the committed notebooks: each notebooks/*.ipynb executed in MODE=cpu on the photos of
+# ../shared/photos/imagenet-800, with its notebooks/results/<name>.json. One at a time (each uses every
+# core for up to 30 minutes); `make notebooks NOTEBOOKS=03_compact_cnn_overfitting` runs one.
+NOTEBOOKS ?= $(basename $(notdir $(wildcard notebooks/*.py)))
 notebooks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[notebooks]"
-	cd notebooks && for f in *.py; do SMOKE=1 KERAS_BACKEND=tensorflow ../$(PY) -m jupytext --to ipynb --execute "$$f" || exit 1; done
+	cd notebooks && for name in $(NOTEBOOKS); do \
+		echo "make notebooks: $$name (MODE=cpu)"; \
+		MODE=cpu NOTEBOOK_RESULTS_DIR=results KERAS_BACKEND=tensorflow MPLBACKEND=Agg \
+			../$(PY) -m jupytext --to ipynb --execute "$$name.py" || exit 1; \
+	done
 
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"

@@ -374,3 +374,45 @@ def from_spec(spec, split=None, data_dir=None, download=True):
         f"unknown source spec {spec!r}; expected 'tfds:NAME[:SPLIT]', 'folder:PATH', "
         "'npy:L.npy,AB.npy' or 'samples[:SPLIT]'."
     )
+
+
+class EveryNth:
+    """A fixed held-out split of another source: every `every`-th item, or all the others.
+
+    Item `i` of the source (in its sorted order) belongs to "validation" when
+    `i % every == 0` and to "train" otherwise, so the split depends only on
+    the items' order, never on a random draw, and no item is in both. Its
+    `spec` records the cut, e.g. `folder:/photos[::7]` / `folder:/photos[not ::7]`.
+    """
+
+    SPLITS = ("train", "validation")
+
+    def __init__(self, source, split, every):
+        if split not in self.SPLITS:
+            raise ValueError(f"held-out split: split must be one of {self.SPLITS}; received split={split!r}.")
+        if int(every) < 2:
+            raise ValueError(f"held-out split: `every` must be at least 2; received every={every!r}.")
+        self.source, self.every, self.split = source, int(every), split
+        held_out = split == "validation"
+        self.indices = [i for i in range(len(source)) if (i % self.every == 0) == held_out]
+        self.spec = f"{source.spec}[{'' if held_out else 'not '}::{self.every}]"
+
+    def __len__(self):
+        return len(self.indices)
+
+    def iter_range(self, start, stop):
+        for index in self.indices[start:stop]:
+            yield from self.source.iter_range(index, index + 1)
+
+
+def every_nth(source, split, every, data_dir=None, download=True):
+    """The held-out ("validation": every `every`-th item) or training split of `source`; see `EveryNth`.
+
+    Example:
+
+    >>> from data_pipeline import sources
+    >>> held_out = sources.every_nth("samples:train", "validation", every=3)
+    >>> len(held_out), held_out.spec
+    (3, 'samples:train[::3]')
+    """
+    return EveryNth(from_spec(source, data_dir=data_dir, download=download), split, every)

@@ -1,9 +1,17 @@
-"""Every notebook source (jupytext percent format) runs in SMOKE mode, and its committed .ipynb matches it."""
+"""Every notebook runs in SMOKE mode and writes a valid results file; the committed cpu-mode runs are complete.
 
+The SMOKE run executes a copy of the notebook in a temporary folder, so the
+committed `.ipynb` (executed in MODE=cpu on the real photos) and its
+`notebooks/results/<name>.json` are never overwritten.
+"""
+
+import json
 import os
 import pathlib
 
 import pytest
+
+from colorization import evidence
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -16,7 +24,7 @@ def _code_cells(notebook):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch):
+def test_notebook_runs_in_smoke_mode_and_writes_its_results(source, tmp_path, monkeypatch):
     jupytext = pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
     notebook = jupytext.read(source)
@@ -28,6 +36,8 @@ def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch):
     )
 
     monkeypatch.setenv("SMOKE", "1")
+    monkeypatch.delenv("MODE", raising=False)
+    monkeypatch.setenv(evidence.RESULTS_DIR_ENV, str(tmp_path / "results"))
     monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -35,3 +45,24 @@ def test_notebook_runs_in_smoke_mode(source, tmp_path, monkeypatch):
         notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()
+
+    results = evidence.load_results(tmp_path / "results" / f"{source.stem}.json")
+    assert results["mode"] == "smoke"
+    assert results["notebook"] == source.stem
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_committed_notebook_is_a_complete_cpu_mode_run(source):
+    nbformat = pytest.importorskip("nbformat")
+    results = evidence.load_results(REPO_ROOT / "notebooks" / "results" / f"{source.stem}.json")
+    assert results["mode"] == "cpu", f"{source.stem}: the committed results are from MODE={results['mode']}"
+    assert results["validation_photos"] >= 100
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.get("execution_count") for cell in code), f"{source.stem}.ipynb has cells that never ran"
+    errors = [o for cell in code for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{source.stem}.ipynb holds an error output: {errors[0].get('ename')}"
+    figures = [o for cell in code for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert figures, f"{source.stem}.ipynb shows no figure"
+    text = json.dumps([o for cell in code for o in cell.get("outputs", [])])
+    assert "MODE=cpu" in text or '"cpu"' in text or "cpu mode" in text, f"{source.stem}.ipynb does not say it ran in cpu mode"

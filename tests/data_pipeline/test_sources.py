@@ -80,3 +80,39 @@ def test_first_n_yields_the_sources_first_items_only():
     assert len(sources.first_n(full, 1000)) == len(full)
     with pytest.raises(ValueError, match="n=0"):
         sources.first_n(full, 0)
+
+
+def test_every_nth_split_is_disjoint_complete_and_fixed():
+    from data_pipeline import sources
+
+    base = sources.sample_photos("train")
+    held_out = sources.every_nth(base, "validation", every=3)
+    training = sources.every_nth(base, "train", every=3)
+    ids = lambda source: [item_id for item_id, _ in source.iter_range(0, len(source))]
+    all_ids = ids(base)
+    assert ids(held_out) == all_ids[::3]
+    assert sorted(ids(held_out) + ids(training)) == sorted(all_ids)
+    assert ids(training)[1:3] == ids(sources.every_nth(base, "train", every=3))[1:3]
+    assert training.spec.endswith("[not ::3]") and held_out.spec.endswith("[::3]")
+    with pytest.raises(ValueError, match="split must be one of"):
+        sources.every_nth(base, "test", every=3)
+
+
+def test_photo_split_names_a_missing_folder(tmp_path):
+    from data_pipeline import photo_split
+
+    with pytest.raises(FileNotFoundError, match="nowhere.*COLORIZATION_PHOTOS"):
+        photo_split.photo_source("train", folder=tmp_path / "nowhere")
+
+
+def test_photo_split_of_the_real_photos_holds_out_every_seventh():
+    from data_pipeline import photo_split
+
+    folder = photo_split.find_photo_folder()
+    if folder is None:
+        pytest.skip(f"real photos {photo_split.default_photo_folder()} are absent (they sit beside the clone)")
+    names = sorted(p.name for p in folder.glob("*.jpg"))
+    validation = photo_split.photo_source("validation")
+    assert [i for i, _ in validation.iter_range(0, len(validation))] == names[::7]
+    L, ab, ids = photo_split.load_split("validation", 16, limit=5)
+    assert ids == names[::7][:5] and L.shape == (5, 16, 16, 1) and ab.shape == (5, 16, 16, 2)

@@ -1,0 +1,357 @@
+"""Evidence for the reports' claims: per-photo scores, a photo bootstrap, computed verdicts, results files.
+
+The reproduction notebooks test each claim of a report on validation photos
+that no model trained on. This module turns predictions into a verdict by a
+rule stated once, here, so that no verdict is typed by hand:
+
+- `PhotoScores` keeps, for one set of predictions, every score per photo:
+  PSNR, SSIM, colourfulness (`metrics`), and the per-photo, per-colour-class
+  error histograms from which the pooled AuC and rebalanced AuC of any
+  subset of the photos (with repeats) are exact.
+- `compare` resamples the validation photos with replacement (a bootstrap,
+  1,000 resamples by default; the same resample for both sides when they
+  score the same photos) and returns the difference of a metric with its
+  95% percentile interval.
+- `verdict_for_difference`: "supported" when the interval lies entirely on
+  the side the report claims, "not supported" when it lies entirely on the
+  other side, "inconclusive at this scale" when it contains zero.
+  `verdict_for_agreement` (for claims that two numbers are equal):
+  "supported" when they agree within a stated relative tolerance.
+- `Claims` collects the claims of one notebook and writes
+  `results/<notebook>.json`; `check_results` validates such a file (every
+  measured number finite, every verdict one of `VERDICTS`).
+
+The bootstrap measures how much a result depends on which photos were
+evaluated; it does not measure how much it would move with another training
+seed. Notebooks that can afford a second seed say so next to the claim.
+"""
+
+import json
+import math
+import os
+import pathlib
+
+import numpy as np
+
+from colorization import metrics
+
+VERDICTS = ("supported", "not supported", "inconclusive at this scale")
+MODES = ("smoke", "cpu", "full")
+RESULTS_DIR_ENV = "NOTEBOOK_RESULTS_DIR"
+PER_PHOTO_METRICS = ("psnr", "ssim", "colorfulness", "colorfulness_true")
+POOLED_METRICS = ("auc", "auc_rebalanced")
+METRICS = POOLED_METRICS + PER_PHOTO_METRICS
+CONFIDENCE = 0.95
+
+
+def notebook_mode(environ=None):
+    """The notebook's mode: "smoke" (`SMOKE=1`), else `MODE` ("smoke", "cpu", "full"), default "full".
+
+    >>> notebook_mode({"SMOKE": "1"}), notebook_mode({"MODE": "cpu"}), notebook_mode({})
+    ('smoke', 'cpu', 'full')
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("SMOKE", "0") == "1":
+        return "smoke"
+    mode = environ.get("MODE", "full").strip().lower() or "full"
+    if mode not in MODES:
+        raise ValueError(f"MODE={environ.get('MODE')!r} is not a notebook mode; use one of {MODES}.")
+    return mode
+
+
+def _to_rgb_uint8(L, ab, batch_size=64):
+    from keras import ops
+
+    from colorization.color import lab_to_rgb_uint8
+    from colorization.color import merge_lab
+
+    parts = [
+        ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L[i : i + batch_size], ab[i : i + batch_size])))
+        for i in range(0, len(L), batch_size)
+    ]
+    return np.concatenate(parts)
+
+
+class PhotoScores:
+    """Every score of one set of predictions, kept per photo.
+
+    Args:
+        L: `(N, H, W, 1)` lightness of the validation photos, [0, 100].
+        ab_true: `(N, H, W, 2)` their true ab (Lab units).
+        ab_pred: `(N, H, W, 2)` the predicted ab (`predict_ab`, `colorize`).
+        bins: the AuC's colour classes (default: the 313 in-gamut bins).
+        smoothing_sigma: smoothing of the rebalanced AuC's class
+            distribution (see `metrics.auc`).
+
+    `metric(name)` over all photos equals `metrics.evaluate`'s value for
+    the same predictions: the pooled AuC and rebalanced AuC (recomputed from
+    the per-photo histograms, so a resample of the photos re-weights the
+    colour classes by the resample's own distribution) and the mean over
+    photos of PSNR, SSIM and colourfulness.
+
+    Example:
+
+    >>> import numpy as np
+    >>> L = np.full((2, 16, 16, 1), 50.0, "float32")
+    >>> ab = np.zeros((2, 16, 16, 2), "float32")
+    >>> ab[1] = 20.0
+    >>> scores = PhotoScores(L, ab, np.zeros_like(ab))
+    >>> round(scores.metric("auc"), 4)  # half the pixels exact, half off by 28.3: (0.5 * 28 + 0.75 + 121) / 150
+    0.905
+    >>> round(scores.metric("auc", weights=[2, 0]), 4)  # a resample: photo 0 twice
+    1.0
+    """
+
+    def __init__(self, L, ab_true, ab_pred, bins=None, smoothing_sigma=metrics.REBALANCING_SIGMA):
+        L = np.asarray(L, dtype=np.float32)
+        ab_true = np.asarray(ab_true, dtype=np.float32)
+        ab_pred = np.asarray(ab_pred, dtype=np.float32)
+        if L.ndim != 4 or L.shape[-1] != 1 or ab_true.shape != L.shape[:-1] + (2,) or ab_pred.shape != ab_true.shape:
+            raise ValueError(
+                "PhotoScores expects L (N, H, W, 1), ab_true and ab_pred (N, H, W, 2); "
+                f"received {L.shape}, {ab_true.shape} and {ab_pred.shape}."
+            )
+        self.bins = metrics._resolve_bins(bins)
+        self.smoothing_sigma = smoothing_sigma
+        rgb_true, rgb_pred = _to_rgb_uint8(L, ab_true), _to_rgb_uint8(L, ab_pred)
+        self.values = {
+            "psnr": metrics.psnr(rgb_true, rgb_pred),
+            "ssim": metrics.ssim(rgb_true, rgb_pred),
+            "colorfulness": metrics.colorfulness(rgb_pred),
+            "colorfulness_true": metrics.colorfulness(rgb_true),
+        }
+        num_classes = len(self.bins)
+        classes = metrics._nearest_bins(ab_true, self.bins).reshape(len(L), -1)
+        errors = metrics._ab_error(ab_true, ab_pred).reshape(len(L), -1)
+        self._hist = np.zeros((len(L), num_classes * (metrics.AUC_MAX_THRESHOLD + 1)), np.float32)
+        self._pixels = np.zeros((len(L), num_classes), np.float32)
+        for i in range(len(L)):
+            histogram = metrics._ErrorHistogram(num_classes)
+            histogram.update(errors[i], classes[i])
+            self._hist[i] = histogram.hist.reshape(-1)
+            self._pixels[i] = histogram.pixels
+
+    def __len__(self):
+        return len(self._pixels)
+
+    def metric(self, name, weights=None):
+        """The metric over the photos, each counted `weights[i]` times (default once)."""
+        weights = np.ones(len(self)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if name in self.values:
+            return float(np.sum(weights * self.values[name]) / np.sum(weights))
+        if name not in POOLED_METRICS:
+            raise ValueError(f"unknown metric {name!r}; PhotoScores knows {METRICS}.")
+        histogram = metrics._ErrorHistogram(len(self.bins))
+        histogram.hist = (weights @ self._hist.astype(np.float64)).reshape(len(self.bins), -1)
+        histogram.pixels = weights @ self._pixels.astype(np.float64)
+        if name == "auc":
+            return histogram.area()
+        return histogram.area(
+            metrics._own_distribution_class_weights(histogram.pixels, self.bins, self.smoothing_sigma)
+        )
+
+    def summary(self, names=METRICS):
+        """`{metric: value}` over all photos, as `metrics.evaluate` reports them."""
+        return {name: self.metric(name) for name in names}
+
+
+def _resample_weights(num_photos, resamples, rng):
+    draws = rng.integers(0, num_photos, size=(resamples, num_photos))
+    return [np.bincount(row, minlength=num_photos) for row in draws]
+
+
+def compare(a, b, metric, resamples=1000, seed=0):
+    """The difference `a - b` of a metric, with its 95% bootstrap interval over the photos.
+
+    Args:
+        a, b: `PhotoScores`. When both score the same number of photos they
+            are taken as the same photos and resampled together (paired);
+            otherwise (e.g. training vs validation photos) each is resampled
+            on its own.
+        metric: one of `METRICS`.
+        resamples: bootstrap resamples.
+        seed: the resampling seed (fixed, so a rerun gives the same verdict).
+
+    Returns:
+        dict with `a`, `b`, `difference` (on all photos) and `low`, `high`
+        (the 2.5th and 97.5th percentiles of the resampled differences).
+    """
+    rng = np.random.default_rng(seed)
+    paired = len(a) == len(b)
+    weights_a = _resample_weights(len(a), resamples, rng)
+    weights_b = weights_a if paired else _resample_weights(len(b), resamples, rng)
+    differences = np.array([a.metric(metric, wa) - b.metric(metric, wb) for wa, wb in zip(weights_a, weights_b)])
+    tail = 100 * (1 - CONFIDENCE) / 2
+    value_a, value_b = a.metric(metric), b.metric(metric)
+    return {
+        "a": value_a,
+        "b": value_b,
+        "difference": value_a - value_b,
+        "low": float(np.percentile(differences, tail)),
+        "high": float(np.percentile(differences, 100 - tail)),
+    }
+
+
+def verdict_for_difference(low, high, expected_sign=+1):
+    """The verdict on a claim that a difference is positive (`expected_sign=+1`) or negative (-1).
+
+    Returns `(verdict, rule)`: "supported" when the whole interval
+    `[low, high]` lies on the claimed side of zero, "not supported" when it
+    lies entirely on the other side, else "inconclusive at this scale".
+
+    >>> verdict_for_difference(0.1, 0.3)[0], verdict_for_difference(-0.3, -0.1)[0]
+    ('supported', 'not supported')
+    >>> verdict_for_difference(-0.1, 0.3)[0]
+    'inconclusive at this scale'
+    """
+    if expected_sign not in (+1, -1):
+        raise ValueError(f"expected_sign must be +1 or -1; received {expected_sign!r}.")
+    low, high = sorted((expected_sign * low, expected_sign * high))
+    side = "above" if expected_sign > 0 else "below"
+    if low > 0:
+        return VERDICTS[0], f"the 95% interval of the difference lies entirely {side} zero"
+    if high < 0:
+        return VERDICTS[1], f"the 95% interval of the difference lies entirely on the other side of zero"
+    return VERDICTS[2], "the 95% interval of the difference contains zero"
+
+
+def verdict_for_agreement(x, y, relative_tolerance):
+    """The verdict on a claim that two numbers are equal: within `relative_tolerance` of the larger.
+
+    >>> verdict_for_agreement(10.0, 10.3, 0.05)[0], verdict_for_agreement(10.0, 20.0, 0.05)[0]
+    ('supported', 'not supported')
+    """
+    scale = max(abs(x), abs(y))
+    gap = abs(x - y) / scale if scale > 0 else 0.0
+    if gap <= relative_tolerance:
+        return VERDICTS[0], f"they differ by {100 * gap:.2g}%, within the {100 * relative_tolerance:g}% tolerance"
+    return VERDICTS[1], f"they differ by {100 * gap:.2g}%, beyond the {100 * relative_tolerance:g}% tolerance"
+
+
+def results_path(notebook, directory=None):
+    """`$NOTEBOOK_RESULTS_DIR/<notebook>.json`, default `results/<notebook>.json` (relative to the working directory)."""
+    directory = directory or os.environ.get(RESULTS_DIR_ENV) or "results"
+    return pathlib.Path(directory) / f"{notebook}.json"
+
+
+def _finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_results(results):
+    """Raises ValueError naming every problem of a results dict (see `Claims.write`); returns it otherwise."""
+    problems = []
+    if results.get("mode") not in MODES:
+        problems.append(f"mode {results.get('mode')!r} is not one of {MODES}")
+    for key in ("train_photos", "validation_photos"):
+        if not isinstance(results.get(key), int) or results[key] < 1:
+            problems.append(f"{key} must be a positive number of photos; found {results.get(key)!r}")
+    claims = results.get("claims")
+    if not isinstance(claims, list) or not claims:
+        problems.append("there are no claims")
+        claims = []
+    for index, entry in enumerate(claims):
+        label = f"claim {index} ({entry.get('report')!r}: {str(entry.get('claim'))[:40]!r})"
+        for key in ("report", "claim", "report_value", "why"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                problems.append(f"{label}: {key!r} must be a non-empty string")
+        measured = entry.get("measured")
+        if not isinstance(measured, dict) or not measured:
+            problems.append(f"{label}: 'measured' must hold at least one number")
+        else:
+            for name, value in measured.items():
+                if not _finite(value):
+                    problems.append(f"{label}: measured {name!r} is {value!r}, not a finite number")
+        if entry.get("verdict") not in VERDICTS:
+            problems.append(f"{label}: verdict {entry.get('verdict')!r} is not one of {VERDICTS}")
+    if problems:
+        raise ValueError("results: " + "; ".join(problems))
+    return results
+
+
+def load_results(path):
+    """Reads and checks a results file; the ValueError names the file."""
+    path = pathlib.Path(path)
+    try:
+        return check_results(json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+class Claims:
+    """The claims of one notebook, each with its measured numbers and computed verdict.
+
+    Args:
+        notebook: the notebook's name (the results file's name).
+        mode: `notebook_mode()`.
+        train_photos, validation_photos: how many photos trained and judged.
+
+    Example:
+
+    >>> claims = Claims("demo", "smoke", train_photos=8, validation_photos=4)
+    >>> entry = claims.add_verdict("002", "predict agrees with the logged loss", "loss 40",
+    ...                            {"predict": 10.0, "logged": 12.0}, verdict_for_agreement(10.0, 12.0, 0.05))
+    [002] predict agrees with the logged loss
+        report: loss 40
+        here:   predict 10, logged 12
+        -> not supported (they differ by 17%, beyond the 5% tolerance)
+    >>> entry["verdict"]
+    'not supported'
+    """
+
+    def __init__(self, notebook, mode, train_photos, validation_photos, **extra):
+        self.results = {
+            "notebook": notebook,
+            "mode": mode,
+            "train_photos": int(train_photos),
+            "validation_photos": int(validation_photos),
+            **extra,
+            "claims": [],
+        }
+
+    @property
+    def claims(self):
+        return self.results["claims"]
+
+    def add_verdict(self, report, claim, report_value, measured, verdict_and_rule, why=None):
+        """Records a claim with a verdict from `verdict_for_difference` / `verdict_for_agreement`.
+
+        `why` defaults to the rule's own sentence; a notebook may prefix it
+        with what was compared.
+        """
+        verdict, rule = verdict_and_rule
+        entry = {
+            "report": str(report),
+            "claim": claim,
+            "report_value": str(report_value),
+            "measured": {name: float(value) for name, value in measured.items()},
+            "verdict": verdict,
+            "why": f"{why}: {rule}" if why else rule,
+        }
+        self.claims.append(entry)
+        numbers = ", ".join(f"{name} {value:.4g}" for name, value in entry["measured"].items())
+        print(f"[{report}] {claim}\n    report: {report_value}\n    here:   {numbers}\n    -> {verdict} ({entry['why']})")
+        return entry
+
+    def add_comparison(self, report, claim, report_value, comparison, names, expected_sign=+1, why=None):
+        """Records a claim tested by `compare`: its values under `names` (a, b) and the interval."""
+        name_a, name_b = names
+        measured = {
+            name_a: comparison["a"], name_b: comparison["b"], "difference": comparison["difference"],
+            "difference_low": comparison["low"], "difference_high": comparison["high"],
+        }
+        verdict = verdict_for_difference(comparison["low"], comparison["high"], expected_sign)
+        return self.add_verdict(report, claim, report_value, measured, verdict, why)
+
+    def table(self):
+        """One line per claim: report, verdict, claim."""
+        return "\n".join(f"{c['report']:<5} {c['verdict']:<27} {c['claim']}" for c in self.claims)
+
+    def write(self, directory=None):
+        """Checks the results and writes `results/<notebook>.json`; returns its path."""
+        check_results(self.results)
+        path = results_path(self.results["notebook"], directory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.results, indent=2) + "\n")
+        print(f"wrote {path} ({len(self.claims)} claims)")
+        return path
