@@ -16,7 +16,7 @@ STAMP_BEAM := $(VENV_BEAM)/.installed
 PYTEST_ARGS ?= --durations=15
 TEST_PASSES := tf jax torch beam
 
-.PHONY: test $(addprefix test-,$(TEST_PASSES)) demo notebooks benchmarks clean
+.PHONY: test $(addprefix test-,$(TEST_PASSES)) demo notebooks results-table benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,11 @@ notebooks: $(STAMP)
 		MODE=cpu NOTEBOOK_RESULTS_DIR=results KERAS_BACKEND=tensorflow MPLBACKEND=Agg \
 			../$(PY) -m jupytext --to ipynb --execute "$$name.py" || exit 1; \
 	done
+	$(MAKE) results-table
+
+# README's "What we reproduced" table, from notebooks/results/*.json.
+results-table: $(STAMP_RUNTIME)
+	$(PY) -c "from colorization import evidence; evidence.update_readme('README.md', 'notebooks/results')"
 
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"

@@ -355,3 +355,55 @@ class Claims:
         path.write_text(json.dumps(self.results, indent=2) + "\n")
         print(f"wrote {path} ({len(self.claims)} claims)")
         return path
+
+
+README_START = "<!-- reproduced: generated from notebooks/results by `make results-table`; do not edit -->"
+README_END = "<!-- reproduced: end -->"
+
+
+def _format_measured(measured, limit=4):
+    parts = [f"{name} {value:.3g}" for name, value in measured.items() if not name.startswith("difference_")]
+    if len(parts) > limit:
+        parts = parts[:limit] + ["..."]
+    return ", ".join(parts)
+
+
+def _cell(text):
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def reproduced_table(all_results):
+    """The README's "What we reproduced" table: one row per claim of every results dict.
+
+    >>> results = {"notebook": "nb", "mode": "cpu", "train_photos": 661, "validation_photos": 112, "claims": [
+    ...     {"report": "000", "claim": "Adam beats SGD", "report_value": "by eye", "measured": {"adam": 0.91,
+    ...      "sgd": 0.88, "difference_low": 0.01}, "verdict": "supported", "why": "..."}]}
+    >>> print(reproduced_table([results]))
+    | report | claim | the report's result | ours | verdict | scale |
+    |---|---|---|---|---|---|
+    | 000 | Adam beats SGD | by eye | adam 0.91, sgd 0.88 | supported | cpu: 661 train / 112 validation photos |
+    """
+    lines = ["| report | claim | the report's result | ours | verdict | scale |", "|---|---|---|---|---|---|"]
+    for results in all_results:
+        scale = f"{results['mode']}: {results['train_photos']} train / {results['validation_photos']} validation photos"
+        for entry in results["claims"]:
+            cells = (entry["report"], entry["claim"], entry["report_value"], _format_measured(entry["measured"]),
+                     entry["verdict"], scale)
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(readme_path, results_dir):
+    """Rewrites the README's table between its markers from the results files in `results_dir`; returns the table."""
+    readme_path = pathlib.Path(readme_path)
+    files = sorted(pathlib.Path(results_dir).glob("*.json"))
+    if not files:
+        raise ValueError(f"{results_dir}: no results files; run `make notebooks` first.")
+    table = reproduced_table([load_results(path) for path in files])
+    text = readme_path.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme_path}: the markers {README_START!r} and {README_END!r} are missing.")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme_path.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}")
+    return table

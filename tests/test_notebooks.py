@@ -66,3 +66,13 @@ def test_committed_notebook_is_a_complete_cpu_mode_run(source):
     assert figures, f"{source.stem}.ipynb shows no figure"
     text = json.dumps([o for cell in code for o in cell.get("outputs", [])])
     assert "MODE=cpu" in text or '"cpu"' in text or "cpu mode" in text, f"{source.stem}.ipynb does not say it ran in cpu mode"
+
+
+def test_readme_table_matches_the_committed_results():
+    files = sorted((REPO_ROOT / "notebooks" / "results").glob("*.json"))
+    assert len(files) == len(NOTEBOOKS), f"results files {[f.name for f in files]} for {len(NOTEBOOKS)} notebooks"
+    table = evidence.reproduced_table([evidence.load_results(path) for path in files])
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert f"{evidence.README_START}\n{table}\n{evidence.README_END}" in readme, (
+        "README's 'What we reproduced' table is out of date: run `make results-table`"
+    )
