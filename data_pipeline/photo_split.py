@@ -4,7 +4,7 @@ The notebooks reproduce the reports on `../shared/photos/imagenet-800`, 800
 ImageNet photographs, one per class (short side 256 px). The split is fixed:
 sorted by file name, the photo at index `i` is a validation photo when
 `i % 7 == 0` (115 photos, 112 in colour) and a training photo otherwise (685,
-661 in colour). Greyscale photos are skipped by the shard builder, so no
+667 in colour). Greyscale photos are skipped by the shard builder, so no
 metric is computed against a grey "truth". Every seventh class by WordNet id
 is held out, so the validation photos are of classes never trained on.
 
