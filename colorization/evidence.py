@@ -123,13 +123,17 @@ class PhotoScores:
         num_classes = len(self.bins)
         classes = metrics._nearest_bins(ab_true, self.bins).reshape(len(L), -1)
         errors = metrics._ab_error(ab_true, ab_pred).reshape(len(L), -1)
-        self._hist = np.zeros((len(L), num_classes * (metrics.AUC_MAX_THRESHOLD + 1)), np.float32)
-        self._pixels = np.zeros((len(L), num_classes), np.float32)
+        hist = np.zeros((len(L), num_classes * (metrics.AUC_MAX_THRESHOLD + 1)), np.float32)
+        self._pixels = np.zeros((len(L), num_classes), np.float64)
         for i in range(len(L)):
             histogram = metrics._ErrorHistogram(num_classes)
             histogram.update(errors[i], classes[i])
-            self._hist[i] = histogram.hist.reshape(-1)
+            hist[i] = histogram.hist.reshape(-1)
             self._pixels[i] = histogram.pixels
+        # Only the (class, threshold) cells some photo occupies, in float64: a resample is then one small,
+        # exact matrix product (float32 sums of counts stop being exact beyond 2^24 pixels).
+        self._cells = np.flatnonzero(hist.any(axis=0))
+        self._hist = hist[:, self._cells].astype(np.float64)
 
     def __len__(self):
         return len(self._pixels)
@@ -142,8 +146,8 @@ class PhotoScores:
         if name not in POOLED_METRICS:
             raise ValueError(f"unknown metric {name!r}; PhotoScores knows {METRICS}.")
         histogram = metrics._ErrorHistogram(len(self.bins))
-        histogram.hist = (weights @ self._hist.astype(np.float64)).reshape(len(self.bins), -1)
-        histogram.pixels = weights @ self._pixels.astype(np.float64)
+        histogram.hist.reshape(-1)[self._cells] = weights @ self._hist
+        histogram.pixels = weights @ self._pixels
         if name == "auc":
             return histogram.area()
         return histogram.area(
