@@ -603,6 +603,11 @@ print(f"\nmode {MODE}; training time: " + ", ".join(f"{LABELS[n]} {train_seconds
 #   test with the test batch's statistics and dropout on. The report does not
 #   say how it ran its generator, so part of the GAN's excess colour measured
 #   here may be this inference-mode mismatch rather than the adversarial loss.
+#   In a development check (not part of this run, so not a verdict) the same
+#   generator run with the test batch's statistics kept its validation L1 at
+#   its training level and was still the most colourful of the four models,
+#   but less colourful than the photos: the ordering of the models looks
+#   robust, "more colourful than the originals" does not.
 # - **Quality against the grey image.** No model beats the grey image
 #   (ab = 0) on the AuC: the AE and VAE tie with it, the ResNet and the GAN
 #   are worse. At 64x64, ~660 photos and 12 epochs from random weights (no
