@@ -12,36 +12,93 @@
 # ---
 
 # %% [markdown]
-# # Report 004: ResNet, conditional GAN and (V)AE colorizers
+# # Report 004: a stride-1 ResNet, a pix2pix GAN and a ResNet-18 (V)AE
 #
-# Report 004 ("Colorize images with deep learning") trains three networks on
-# the same photographs for 20 epochs and compares them by eye:
+# Report 004 ("Colorize images with deep learning") trains three colorizers
+# for 20 epochs each and compares them by eye: a ResNet-50 with every stride
+# set to 1 (section 5.1), a pix2pix conditional GAN (section 5.2) and a
+# "VAE" made of the first layers of an ImageNet ResNet-18 and an upsampling
+# decoder (section 5.3; what it describes is a plain autoencoder, so we train
+# both that **AE** and a real **VAE**). Here every claim of the report gets a
+# number measured on **validation photos that no model trained on**, from what
+# a user gets (`predict_ab`, inference mode), with a 95% bootstrap interval
+# over the photos and a verdict computed by one stated rule.
 #
-# - **5.1** a ResNet-50 with every stride set to 1 and no max-pooling
-#   (`colorization.models.resnet_colorizer`), MSE;
-# - **5.2** a pix2pix conditional GAN: U-Net generator, PatchGAN discriminator
-#   conditioned on the grey image, BCE + 100 x L1 (`pix2pix_generator`,
-#   `patchgan_discriminator`, `Pix2Pix`);
-# - **5.3** a "VAE" made of the first six layers of a ResNet-18 and an
-#   upsampling decoder, MSE on Lab scaled to [-1, 1]. What the report
-#   describes is a plain autoencoder; we train both that
-#   (`resnet18_autoencoder`) and a real VAE (`variational=True`: Gaussian
-#   latent, reparameterisation, KL term).
+# **Three modes** (`colorization.evidence.notebook_mode()`):
 #
-# Its conclusions: "ResNet and VAE generate less colorful images, and some
-# images processed by GAN are overly colorful." Next to each claim we put a
-# number: the colourfulness of Hasler & Suesstrunk (2003) of the predictions
-# against the ground truth's, the AuC of the per-pixel ab-error curve (Zhang et
-# al. 2016), PSNR and SSIM on RGB.
+# - `SMOKE=1` (CI): a handful of photos at 32x32, tiny networks, two epochs.
+#   Every cell runs and the results file is written; the numbers mean nothing.
+# - `MODE=cpu`: the fixed split of `../shared/photos/imagenet-800` (every
+#   seventh photo by name is a validation photo; the numbers of colour
+#   photos are printed below) at 64x64, narrowed networks, 12 epochs each:
+#   the four models in under 12 minutes on a 2-core CPU. The settings, the
+#   deviations and the measured time are below.
+# - default (full): the report's settings for a GPU: 128x128 centre crops
+#   (section 5.3), 20 epochs, ResNet-50's (3, 4, 6, 3) bottleneck blocks at a
+#   quarter of its width (the report narrows it without saying how much),
+#   the 7-level pix2pix U-Net and 70x70 PatchGAN at full width, the ResNet-18
+#   encoder at full width; the same imagenet-800 split (the report's Intel
+#   scene photos are not available here), judged on the same 112 photos.
 #
-# **Two modes.** `SMOKE=1` (what CI runs) uses random 32x32 crops of the
-# photographs bundled with scikit-image / scikit-learn / matplotlib, tiny
-# networks and a few steps: it checks that every cell runs on a CPU in a few
-# minutes, and its numbers say nothing about the report's claims. The default
-# is the report's setting, for a GPU: 128x128 centre crops (section 5.3) of
-# any image folder (the report used Kaggle's "Intel Image Classification",
-# ~25k photos of 6 scene classes: point `NOTEBOOK05_TRAIN` and
-# `NOTEBOOK05_TEST` at its `seg_train` and `seg_test` folders), 20 epochs.
+# **Expected cost of the full mode on one H200-class GPU** (arithmetic, not
+# run; the model-cost cell below recomputes each number from the built models).
+#
+# - *ResNet colorizer* (1.48 M trainable weights). With stride 1 everywhere
+#   each convolution weight is applied once per pixel, so a 128x128 image
+#   costs ~1.48 M x 16,384 pixels = **24.0 GMAC** forward, ~144 GFLOP per
+#   training image (backward ~2x forward). Every feature map stays at full
+#   resolution: summing the layer outputs gives **372.6 M floats = 1.39 GiB
+#   of activations per image** (float32), kept for the backward pass. A batch
+#   of 16 therefore holds ~22 GiB, 64 would hold ~89 GiB and 100 would not
+#   fit in 141 GB: full mode trains with **batch 16** (the report gives no
+#   batch size), a 6x margin. Prediction runs in batches of 8 (`predict_ab`);
+#   without a backward pass only a few maps of 8 x 128 x 128 x 512 floats
+#   (268 MB each) are alive at once, about 1 GB.
+# - *pix2pix*: generator 41.8 M weights, 1.49 GMAC per image; PatchGAN
+#   2.77 M weights, 0.75 GMAC per pass, three passes per step (real, fake for
+#   D, fake for G): ~22 GFLOP per training image; activations ~0.04 GiB per
+#   image; weights, gradients and Adam moments 4 x 44.6 M x 4 B = 0.7 GB.
+# - *AE / VAE*: 0.92 M / 0.95 M weights, 0.50 GMAC and 0.017 GiB per image.
+# - *Time*: 661 photos x 20 epochs = 13,220 training images per model. The
+#   ResNet needs 13,220 x 144 GFLOP = 1.9 PFLOP; its thin (16-512 channel)
+#   convolutions and full-resolution BatchNorms are memory-bound (~1.4 GiB
+#   written and read back per image, ~5 GB of traffic, ~1 ms at 4.8 TB/s), so
+#   at a sustained 30-50 TFLOP/s that is **40-65 s**. The GAN needs
+#   13,220 x 22 GFLOP = 0.3 PFLOP (seconds) but 826 steps of ~20 ms: ~20 s;
+#   AE and VAE ~10 s each. With XLA compilation (~1 min), building the
+#   128x128 shards (~30 s) and the evaluation (~1-2 min of NumPy), **about 5
+#   minutes, peak GPU memory ~23 GiB**. On the report's own data (~14,000
+#   Intel photos, 21x as many) the ResNet alone would take ~15-25 minutes.
+
+# %% [markdown]
+# ## What the report claims and how each claim is judged
+#
+# | section | the report's words | measured here (on the 112 validation photos) |
+# |---|---|---|
+# | 5.1 | ResNet: "synthesized images are less colorful than the original ones" | colourfulness (Hasler & Suesstrunk 2003) of the ResNet's colourisations vs the true photos' |
+# | abstract, 5.3 | "ResNet and VAE generate less colorful images" | the same for the AE (the report's model) and the VAE |
+# | abstract, 6 | "GAN can provide colorful images ... sometimes the synthesized images are overly colorful" | GAN colourfulness vs each other model and vs the truth; the share of photos the GAN makes at least 25% more colourful than the original, vs the other models' |
+# | abstract | "The overall performances for all three models are great" | AuC of each model vs the grey image (ab = 0), the baseline every colorizer must beat |
+# | 5.3, 6 | "the VAE is more effective"; "ResNet is typically not the primary model"; GAN and VAE are the generative models "widely used" | AuC of the GAN, AE and VAE vs the ResNet's |
+# | 5.3 | the VAE's MSE (Lab scaled to [-1, 1]) "decreases sharply from 0.5 to 0.002" | the AE's validation MSE on ab / 110 after the first and the last epoch |
+# | 5.1, 6 | the validation loss "is likely to drop with further training"; "all of the three losses will still decrease" | per-photo validation error (MSE of ab / 110; L1 for the GAN, its training loss's term) halfway vs at the end |
+#
+# PSNR and SSIM (on RGB) are reported for every model beside the AuC (the
+# area under the curve of the share of pixels whose ab error is within a
+# threshold of 0 to 150, Zhang et al. 2016) and shown in the bar chart; the
+# report quotes none of these numbers, so they are context, not claims.
+#
+# **The rule.** `evidence.compare` resamples the 112 validation photos with
+# replacement (1,000 bootstrap resamples, seed 0; paired, since every model
+# colourises the same photos) and gives the 95% percentile interval of the
+# difference. The claim is **supported** when the whole interval lies on the
+# side the report claims, **not supported** when it lies entirely on the
+# other side, and **inconclusive at this scale** when it contains zero. For a
+# number the report states (the VAE's final MSE of 0.002), the verdict is
+# `evidence.verdict_for_agreement` within a factor of two (relative
+# tolerance 0.5). The bootstrap measures how much a result depends on which
+# photos were judged, not how much it moves with another training seed; one
+# seed is all the cpu budget allows.
 
 # %% [markdown]
 # ## Setup
@@ -49,7 +106,6 @@
 # %%
 # %matplotlib inline
 import os
-import pathlib
 import tempfile
 import time
 
@@ -60,7 +116,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
 
-import data_pipeline
+from colorization import evidence
 from colorization import metrics
 from colorization.color import lab_to_rgb_uint8
 from colorization.color import merge_lab
@@ -71,226 +127,504 @@ from colorization.models import resnet_colorizer
 from colorization.models.pix2pix import Pix2Pix
 from colorization.models.pix2pix import patchgan_discriminator
 from colorization.models.resnet import AB_SCALE
+from data_pipeline import photo_split
 
-SMOKE = os.environ.get("SMOKE", "0") == "1"
+NOTEBOOK = "05_resnet_gan_vae"
+MODE = evidence.notebook_mode()
+STARTED = time.time()
 keras.utils.set_random_seed(0)
 
-if SMOKE:
-    CONFIG = dict(
-        image_size=32, batch_size=8, epochs=2, steps_per_epoch=4, train_crops=8, test_crops=4,
-        resnet=dict(base_filters=2, stage_blocks=(1, 1, 1, 1)),
+# The report's settings (section 5): 128x128 crops, 20 epochs; the 7-level U-Net; batch and widths are not given.
+FULL = dict(
+    image_size=128, epochs=20, batch_size=16, predict_batch_size=8, train_limit=None, validation_limit=None,
+    resnet=dict(base_filters=16, stage_blocks=(3, 4, 6, 3)), resnet_crop=None,
+    generator=dict(num_downsamples=7, base_filters=64), discriminator=dict(base_filters=64),
+    autoencoder=dict(base_filters=64, decoder_filters=(128, 64, 32)),
+)
+CONFIGS = {
+    "full": FULL,
+    "cpu": dict(
+        FULL, image_size=64, epochs=12, predict_batch_size=16,
+        resnet=dict(base_filters=8, stage_blocks=(1, 1, 1, 1)), resnet_crop=32,
+        generator=dict(num_downsamples=6, base_filters=32), discriminator=dict(base_filters=32),
+    ),
+    "smoke": dict(
+        FULL, image_size=32, epochs=2, batch_size=8, predict_batch_size=8, train_limit=16, validation_limit=8,
+        resnet=dict(base_filters=2, stage_blocks=(1, 1, 1, 1)), resnet_crop=16,
         generator=dict(num_downsamples=5, base_filters=8), discriminator=dict(base_filters=8),
-        autoencoder=dict(base_filters=8, decoder_filters=(16, 16, 8)),
-    )
-    DATA = pathlib.Path(tempfile.mkdtemp(prefix="notebook05_"))
-else:
-    CONFIG = dict(
-        image_size=128, batch_size=16, epochs=20, steps_per_epoch=None,
-        resnet=dict(base_filters=16),
-        generator=dict(num_downsamples=7), discriminator=dict(),
-        autoencoder=dict(),
-    )
-    DATA = pathlib.Path(os.environ.get("NOTEBOOK05_DATA", "../outputs/notebook05/shards"))
-print("SMOKE" if SMOKE else "full (report 004's settings)", CONFIG, "data in", DATA)
+        autoencoder=dict(base_filters=64, decoder_filters=(16, 16, 8)),
+    ),
+}
+CONFIG = CONFIGS[MODE]
+SIZE = CONFIG["image_size"]
+
+# The report's encoder is ImageNet-trained ResNet-18; nothing can be downloaded here, so it starts from
+# random weights unless RESNET18_WEIGHTS names a torchvision resnet18 state_dict exported as .npz.
+RESNET18_WEIGHTS = os.environ.get("RESNET18_WEIGHTS") or None
+print(f"{MODE} mode (MODE={os.environ.get('MODE', '')}, SMOKE={os.environ.get('SMOKE', '0')})")
+print("settings:", CONFIG)
+print("ResNet-18 encoder of the AE / VAE:",
+      f"ImageNet weights from {RESNET18_WEIGHTS}" if RESNET18_WEIGHTS else
+      "random initial weights (set RESNET18_WEIGHTS to a torchvision resnet18 state_dict .npz to use ImageNet's)")
 
 # %% [markdown]
 # ## Data
 #
-# Every model reads the same `(L, ab)` batches: L in [0, 100], ab in Lab
-# units. Report 004 scales Lab to [-1, 1]; our models do that inside
-# themselves (L / 50 - 1 in, 110 x tanh out), so the data need no
-# per-model preparation.
-
-# %%
-started = time.time()
-size = CONFIG["image_size"]
-if SMOKE:
-    data_pipeline.write_shards("samples:train", DATA, image_size=size, crops_per_image=CONFIG["train_crops"])
-    data_pipeline.write_shards("samples:validation", DATA, image_size=size, crops_per_image=CONFIG["test_crops"])
-else:
-    for split, variable in (("train", "NOTEBOOK05_TRAIN"), ("validation", "NOTEBOOK05_TEST")):
-        folder = os.environ.get(variable)
-        if not folder:
-            raise RuntimeError(f"Set {variable} to a folder of photographs (or run with SMOKE=1).")
-        data_pipeline.write_shards(f"folder:{folder}", DATA, split=split, image_size=size, crop="center",
-                                   progress=True)
-manifest = data_pipeline.load_manifest(DATA)
-for split, entry in manifest["splits"].items():
-    print(f"{split}: {entry['num_examples']} examples of {entry['image_size']}px from {entry['source']}")
-NUM_TRAIN = manifest["splits"]["train"]["num_examples"]
-
-
-def train_data():
-    return data_pipeline.read_shards(DATA, CONFIG["batch_size"], shuffle=True, split="train", repeat=True,
-                                     drop_remainder=True, seed=0)
-
-
-def test_data(batch_size=64):
-    return data_pipeline.read_shards(DATA, batch_size, shuffle=False, split="validation")
-
-
-STEPS = CONFIG["steps_per_epoch"] or NUM_TRAIN // CONFIG["batch_size"]
-L_show, ab_show = (np.asarray(t) for t in next(iter(test_data(6 if SMOKE else 8))))
-print(f"data ready in {time.time() - started:.0f}s; {STEPS} steps per epoch")
-
-# %% [markdown]
-# ## The networks
+# `photo_split.load_split` builds the split's CIELAB shards (a centre crop of
+# the short side, resized; greyscale photos skipped) and returns `(L, ab)`
+# arrays: L in [0, 100], ab in Lab units. Report 004 scales Lab to [-1, 1];
+# the models do that inside themselves (L / 50 - 1 in, 110 x tanh out). The
+# training photos are flipped left-right at random each epoch; the ResNet,
+# whose receptive field is small (below), trains on random crops.
 #
-# Report 004 gives no widths for its ResNet ("we reduce the number of
-# channels"), no optimizer settings and no batch size. Our choices: a quarter
-# of ResNet-50's width, Adam(1e-3) for the MSE models, Adam(2e-4, beta_1 = 0.5)
-# for both GAN networks (Isola et al.), batch 16. For reference: the standard
-# 256x256 pix2pix generator has 54.41M trainable parameters and the 70x70
-# PatchGAN 2.77M with these builders (`tests/core/test_pix2pix.py`).
+# **Deviations of the cpu mode from the report, and why.** The report trains
+# on ~14,000 Intel scene photos at 128x128 for 20 epochs; a quiet 2-core CPU
+# gives the four models 12 minutes together. Measured first (a few batches
+# of 16, extrapolated to an epoch of 41 batches on a quiet machine): the
+# stride-1 ResNet at 64x64 with the cpu widths would take ~50 s per epoch,
+# the others 4-8 s. So: the imagenet-800 training photos at **64x64**;
+# **12 epochs** for every model (the report's comparison is at an equal
+# number of epochs); the ResNet at **one bottleneck block per stage and an
+# eighth of ResNet-50's width** (inner widths 8-64 instead of 64-512; still
+# stride 1 everywhere, no pooling) and **trained on random 32x32 crops** of
+# the 64x64 photos (its receptive field is 15 pixels, so a 32x32 crop shows
+# it whole neighbourhoods; it predicts on the whole 64x64 photo); pix2pix at
+# **6 levels** (64 -> 1, as the report's 7 take 128 -> 1) and **half width**
+# (32 base filters); the AE / VAE at full width (so ImageNet weights fit).
 
 # %%
-shape = (size, size, 1)
+def load_photos(split, limit):
+    """The split's (L, ab) at SIZE; in SMOKE runs without ../shared, the photos bundled with installed packages."""
+    if photo_split.find_photo_folder() is not None:
+        L, ab, _ = photo_split.load_split(split, SIZE, limit=limit)
+        return L, ab, "imagenet-800"
+    if MODE != "smoke":
+        photo_split.photo_source(split)  # raises FileNotFoundError naming the folder and the variable to set
+    print(f"{split}: no imagenet-800 folder at {photo_split.default_photo_folder()}; using the bundled sample photos")
+    from data_pipeline import iterate_numpy
+    from data_pipeline import sources
+    from data_pipeline import write_shards
+
+    folder = tempfile.mkdtemp(prefix="notebook05_")
+    write_shards(sources.sample_photos(split), folder, image_size=SIZE, split=split)
+    L, ab = (np.concatenate(parts) for parts in zip(*iterate_numpy(folder, 256, shuffle=False, split=split)))
+    return L[:limit], ab[:limit], "bundled sample photos"
 
 
-def count(model):
-    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+L_train, ab_train, train_source = load_photos("train", CONFIG["train_limit"])
+L_val, ab_val, validation_source = load_photos("validation", CONFIG["validation_limit"])
+print(f"train: {len(L_train)} photos, validation: {len(L_val)} photos ({train_source}), {SIZE}x{SIZE}; "
+      f"data ready after {time.time() - STARTED:.0f}s")
 
 
-def build_all():
-    generator = pix2pix_generator(shape, **CONFIG["generator"])
-    discriminator = patchgan_discriminator(shape, **CONFIG["discriminator"])
-    return {
-        "resnet": resnet_colorizer(shape, **CONFIG["resnet"]),
-        "gan": Pix2Pix(generator, discriminator),
-        "autoencoder": resnet18_autoencoder(shape, **CONFIG["autoencoder"]),
-        "vae": resnet18_autoencoder(shape, variational=True, seed=0, **CONFIG["autoencoder"]),
-    }
+class PhotoBatches(keras.utils.PyDataset):
+    """Shuffled (L, ab) batches, flipped left-right at random, optionally randomly cropped to `crop` pixels."""
 
+    def __init__(self, L, ab, batch_size, crop=None, seed=0):
+        super().__init__()
+        self.L, self.ab, self.batch_size, self.crop = L, ab, batch_size, crop
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(L))
 
-models = build_all()
-for name, model in models.items():
-    if name == "gan":
-        print(f"{name:<12} generator {count(model.generator):>12,}  discriminator {count(model.discriminator):>10,}")
-    else:
-        print(f"{name:<12} {count(model):>12,} trainable parameters")
+    def __len__(self):
+        return len(self.L) // self.batch_size
+
+    def __getitem__(self, index):
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        L, ab = self.L[chosen], self.ab[chosen]
+        flip = self.rng.random(len(chosen)) < 0.5
+        L, ab = np.where(flip[:, None, None, None], L[:, :, ::-1], L), np.where(flip[:, None, None, None], ab[:, :, ::-1], ab)
+        if self.crop:
+            top, left = self.rng.integers(0, L.shape[1] - self.crop + 1, size=2)
+            window = np.s_[:, top : top + self.crop, left : left + self.crop]
+            L, ab = L[window], ab[window]
+        return np.ascontiguousarray(L), np.ascontiguousarray(ab)
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.L))
+
 
 # %% [markdown]
-# ## Training: the same data, the same number of epochs
+# ## The networks and their cost
+#
+# The builders are `resnet_colorizer` (5.1), `pix2pix_generator` +
+# `patchgan_discriminator` in `Pix2Pix` (5.2, BCE + 100 x L1, Adam(2e-4,
+# beta_1 = 0.5) as Isola et al.), and `resnet18_autoencoder` (5.3; with
+# `variational=True` a Gaussian latent, the reparameterisation and a KL term
+# of weight 1 per output value, the library's default). The MSE models use
+# Adam(1e-3) (the report gives no optimizer). The cost cell counts, for the
+# models as configured and for the full-mode ResNet at 128x128, the weights,
+# the multiply-adds of the convolutions and the floats of all layer outputs
+# per image (what backpropagation keeps), the numbers of the first cell.
 
 # %%
-histories = {}
+SHAPE = (SIZE, SIZE, 1)
+MODEL_NAMES = ("resnet", "gan", "ae", "vae")
+LABELS = {"resnet": "ResNet", "gan": "GAN", "ae": "AE", "vae": "VAE"}
+
+
+def build(name):
+    if name == "resnet":
+        return resnet_colorizer((None, None, 1), **CONFIG["resnet"])
+    if name == "gan":
+        return Pix2Pix(pix2pix_generator(SHAPE, **CONFIG["generator"]),
+                       patchgan_discriminator(SHAPE, **CONFIG["discriminator"]))
+    return resnet18_autoencoder(SHAPE, variational=name == "vae", seed=0, encoder_weights=RESNET18_WEIGHTS,
+                                **CONFIG["autoencoder"])
+
+
+def leaf_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from leaf_layers(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+
+
+def cost(model):
+    """(trainable weights, forward multiply-adds, floats of all layer outputs) per image of the model's input size."""
+    macs = activations = 0
+    for layer in leaf_layers(model):
+        outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+        activations += sum(int(np.prod(o.shape[1:])) for o in outputs)
+        if isinstance(layer, keras.layers.Conv2D):  # Conv2DTranspose too: its kernel meets every input pixel
+            grid = layer.input.shape if isinstance(layer, keras.layers.Conv2DTranspose) else layer.output.shape
+            macs += int(np.prod(layer.kernel.shape)) * grid[1] * grid[2]
+    weights = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    return weights, macs, activations
+
+
+models = {name: build(name) for name in MODEL_NAMES}
+print(f"{'model':<22}{'weights':>12}{'GMAC/image':>12}{'activations/image':>20}")
+for name, model in models.items():
+    parts = {"generator": model.generator, "discriminator": model.discriminator} if name == "gan" else {name: model}
+    for part, network in parts.items():
+        if name == "resnet":  # fully convolutional: cost it at the size it predicts
+            network = resnet_colorizer(SHAPE, **CONFIG["resnet"])
+        weights, macs, activations = cost(network)
+        print(f"{part:<22}{weights:>12,}{macs / 1e9:>12.3f}{activations * 4 / 2**20:>17.1f} MiB")
+
+full_resnet = resnet_colorizer((FULL["image_size"],) * 2 + (1,), **FULL["resnet"])
+weights, macs, activations = cost(full_resnet)
+per_image = activations * 4
+print(f"\nfull-mode ResNet at {FULL['image_size']}x{FULL['image_size']}: {weights:,} weights, {macs / 1e9:.1f} GMAC "
+      f"forward per image, {activations / 1e6:.1f} M floats = {per_image / 2**30:.2f} GiB of activations per image;")
+print(f"batch {FULL['batch_size']}: {FULL['batch_size'] * per_image / 2**30:.1f} GiB; the largest batch that fits "
+      f"141 GB with a 2x margin: {int(141e9 / 2 // per_image)}")
+assert FULL["batch_size"] * per_image < 141e9 / 2, "the full-mode batch would not fit an H200 with a 2x margin"
+del full_resnet
+
+# %% [markdown]
+# ## Training: the same photos, the same number of epochs
+#
+# After every epoch a callback colourises the validation photos in inference
+# mode (`predict_ab`) and keeps each photo's error: the MSE of ab / 110 (the
+# report's [-1, 1] scale) and the L1 on the same scale (the GAN's training
+# term). These give the validation curves and the "still decreasing" claims.
+
+# %%
+def predictor(name):
+    return models[name].generator if name == "gan" else models[name]
+
+
+def per_photo_errors(ab_pred, ab_true):
+    scaled = (np.asarray(ab_pred) - ab_true) / AB_SCALE
+    return {"mse": np.mean(scaled**2, axis=(1, 2, 3)), "l1": np.mean(np.abs(scaled), axis=(1, 2, 3))}
+
+
+class ValidationErrors(keras.callbacks.Callback):
+    def __init__(self, name):
+        super().__init__()
+        self.name, self.epochs = name, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        ab_pred = predict_ab(predictor(self.name), L_val, batch_size=CONFIG["predict_batch_size"])
+        self.epochs.append(per_photo_errors(ab_pred, ab_val))
+
+
+histories, validation_errors, train_seconds = {}, {}, {}
 for name, model in models.items():
     if name == "gan":
         model.compile()
     else:
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    crop = CONFIG["resnet_crop"] if name == "resnet" else None
+    batches = PhotoBatches(L_train, ab_train, CONFIG["batch_size"], crop=crop, seed=0)
+    tracker = ValidationErrors(name)
     t0 = time.time()
-    history = model.fit(train_data(), epochs=CONFIG["epochs"], steps_per_epoch=STEPS,
-                        validation_data=test_data(CONFIG["batch_size"]), shuffle=False, verbose=0 if SMOKE else 2)
-    histories[name] = history.history
-    print(f"{name}: {CONFIG['epochs']} epochs in {time.time() - t0:.0f}s; "
-          + ", ".join(f"{k} {v[-1]:.4g}" for k, v in history.history.items() if not k.startswith("val_")))
+    history = model.fit(batches, epochs=CONFIG["epochs"], callbacks=[tracker], verbose=0)
+    train_seconds[name] = time.time() - t0
+    histories[name], validation_errors[name] = history.history, tracker.epochs
+    print(f"{LABELS[name]:<7} {CONFIG['epochs']} epochs of {len(batches)} batches in {train_seconds[name]:.0f}s "
+          f"({train_seconds[name] / CONFIG['epochs']:.1f}s per epoch with its validation pass); final "
+          + ", ".join(f"{key} {values[-1]:.4g}" for key, values in history.history.items()))
 
 # %% [markdown]
-# Loss curves (the report's figures 5 and 7 and section 5.3). The MSE models
-# are plotted on report 004's scale, ab / 110 in [-1, 1], where the report
-# says the VAE's loss "decreases sharply from 0.5 to 0.002".
+# Training curves (the report's figures 5 and 7 and section 5.3): the logged
+# training loss of the MSE models (on ab / 110; the VAE's includes its KL
+# term) beside their validation MSE from `predict_ab`, the GAN's L1 term on
+# both, and its generator and discriminator losses.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-for name in ("resnet", "autoencoder", "vae"):
-    h = histories[name]
-    axes[0].plot(np.array(h["loss"]) / AB_SCALE**2, label=f"{name} train")
-    axes[0].plot(np.array(h["val_loss"]) / AB_SCALE**2, "--", label=f"{name} test")
-axes[0].set_yscale("log"), axes[0].set_title("MSE on ab / 110 (figure 5, section 5.3)", fontsize=9)
-gan_history = histories["gan"]
+epochs = np.arange(1, CONFIG["epochs"] + 1)
+grey_mse = float(np.mean(per_photo_errors(np.zeros_like(ab_val), ab_val)["mse"]))
+fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+for name, colour in zip(("resnet", "ae", "vae"), ("C0", "C2", "C3")):
+    axes[0].plot(epochs, np.array(histories[name]["loss"]) / AB_SCALE**2, "--", color=colour,
+                 label=f"{LABELS[name]} train (logged)")
+    axes[0].plot(epochs, [e["mse"].mean() for e in validation_errors[name]], color=colour,
+                 label=f"{LABELS[name]} validation")
+axes[0].axhline(grey_mse, color="grey", lw=0.8, label="grey image (ab = 0)")
+axes[0].set(yscale="log", title="MSE on ab / 110", xlabel="epoch")
+axes[1].plot(epochs, histories["gan"]["g_l1_loss"], "--", color="C1", label="GAN train L1 (logged)")
+axes[1].plot(epochs, [e["l1"].mean() for e in validation_errors["gan"]], color="C1", label="GAN validation L1")
+for name, colour in zip(("resnet", "ae", "vae"), ("C0", "C2", "C3")):
+    axes[1].plot(epochs, [e["l1"].mean() for e in validation_errors[name]], color=colour, alpha=0.6,
+                 label=f"{LABELS[name]} validation L1")
+axes[1].set(title="L1 on ab / 110", xlabel="epoch")
 for key in ("g_loss", "g_gan_loss"):
-    axes[1].plot(gan_history[key], label=key)
-axes[1].set_title("generator (figure 7)", fontsize=9)
+    axes[2].plot(epochs, histories["gan"][key], label=key)
+axes[2].set(title="GAN generator (figure 7)", xlabel="epoch")
 for key in ("d_loss", "d_real_loss", "d_fake_loss"):
-    axes[2].plot(gan_history[key], label=key)
-axes[2].set_title("discriminator (figure 7)", fontsize=9)
+    axes[3].plot(epochs, histories["gan"][key], label=key)
+axes[3].set(title="GAN discriminator (figure 7)", xlabel="epoch")
 for ax in axes:
-    ax.set_xlabel("epoch"), ax.legend(fontsize=7)
+    ax.legend(fontsize=7)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Predictions: grey | prediction | truth (figures 4, 6 and 8)
+# ## Predictions on the validation photos
+#
+# Every model colourises the 112 validation photos through `predict_ab`;
+# `evidence.PhotoScores` scores each photo. The AuC is the plain (not
+# rebalanced) one, pooled over the pixels; it does not depend on the colour
+# classes, so it is computed with a single class, which makes its 1,000
+# resamples fast (the check below confirms it equals `metrics.auc`). The
+# truth itself and the grey image (ab = 0) are scored the same way.
 
 # %%
-predictors = {name: (m.generator if name == "gan" else m) for name, m in models.items()}
+predictions = {name: predict_ab(predictor(name), L_val, batch_size=CONFIG["predict_batch_size"])
+               for name in MODEL_NAMES}
+ONE_CLASS = np.zeros((1, 2))
+scores = {name: evidence.PhotoScores(L_val, ab_val, ab, bins=ONE_CLASS) for name, ab in predictions.items()}
+scores["grey"] = evidence.PhotoScores(L_val, ab_val, np.zeros_like(ab_val), bins=ONE_CLASS)
+scores["truth"] = evidence.PhotoScores(L_val, ab_val, ab_val, bins=ONE_CLASS)
+auc_check = metrics.auc(ab_val, predictions["gan"])
+assert abs(auc_check - scores["gan"].metric("auc")) < 1e-6, (auc_check, scores["gan"].metric("auc"))
 
+COLUMNS = ("auc", "psnr", "ssim", "colorfulness")
+print(f"{'':<8}" + "".join(f"{c:>14}" for c in COLUMNS))
+for name, photo_scores in scores.items():
+    print(f"{name:<8}" + "".join(f"{photo_scores.metric(c):>14.4f}" for c in COLUMNS))
+print(f"true colourfulness of the validation photos: {scores['truth'].metric('colorfulness_true'):.2f}")
 
+# %% [markdown]
+# A grid of validation photos, chosen evenly over the sorted split: grey |
+# ResNet | GAN | AE | VAE | truth (the report's figures 4, 6 and 8 show one
+# model each).
+
+# %%
 def to_rgb(L, ab):
     return ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab)))
 
 
-def show_rows(name, model):
-    rows = {"grey": to_rgb(L_show, 0 * ab_show), name: to_rgb(L_show, predict_ab(model, L_show)),
-            "truth": to_rgb(L_show, ab_show)}
-    n = len(L_show)
-    fig, axes = plt.subplots(3, n, figsize=(1.5 * n, 4.8), squeeze=False)
-    for r, (label, images) in enumerate(rows.items()):
-        for c in range(n):
-            axes[r, c].imshow(images[c])
-            axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
-        axes[r, 0].set_ylabel(label, fontsize=9)
-    fig.suptitle(f"{name}: grey | prediction | truth", fontsize=10)
-    fig.tight_layout()
-    plt.show()
-
-
-for name, model in predictors.items():
-    show_rows(name, model)
+shown = np.unique(np.linspace(0, len(L_val) - 1, 8).astype(int))
+columns = {"grey": np.zeros_like(ab_val[shown])}
+columns.update({LABELS[name]: predictions[name][shown] for name in MODEL_NAMES})
+columns["truth"] = ab_val[shown]
+fig, axes = plt.subplots(len(shown), len(columns), figsize=(1.6 * len(columns), 1.6 * len(shown)), squeeze=False)
+for c, (label, ab) in enumerate(columns.items()):
+    images = to_rgb(L_val[shown], ab)
+    for r in range(len(shown)):
+        axes[r, c].imshow(images[r])
+        axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
+    axes[0, c].set_title(label, fontsize=10)
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
-# ## Numbers
+# The metrics with 95% bootstrap intervals (the same resamples of the photos
+# for every bar).
+
+# %%
+rng = np.random.default_rng(0)
+resample_weights = [np.bincount(row, minlength=len(L_val)) for row in rng.integers(0, len(L_val), (1000, len(L_val)))]
+bar_names = ("grey",) + MODEL_NAMES + ("truth",)
+fig, axes = plt.subplots(1, len(COLUMNS), figsize=(16, 3.4))
+for ax, metric in zip(axes, COLUMNS):
+    names = bar_names if metric == "colorfulness" else bar_names[:-1]  # the truth scores perfectly on the others
+    values = np.array([scores[n].metric(metric) for n in names])
+    resampled = np.array([[scores[n].metric(metric, w) for w in resample_weights] for n in names])
+    low, high = np.percentile(resampled, [2.5, 97.5], axis=1)
+    ax.bar(range(len(names)), values, yerr=[values - low, high - values], capsize=3,
+           color=["grey", "C0", "C1", "C2", "C3", "k"][: len(names)])
+    ax.set_xticks(range(len(names)), [LABELS.get(n, n) for n in names], fontsize=8)
+    span = high.max() - low.min()
+    ax.set_ylim(max(0, low.min() - 0.5 * span) if metric != "colorfulness" else 0, high.max() + 0.2 * span)
+    ax.set_title(metric)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The report's claims against the measurements
 #
-# `metrics.evaluate` colourises the test split through the same path as
-# `colorize` and scores it; the grey baseline predicts ab = 0.
+# Two claims are not a plain difference of a `PhotoScores` metric; their
+# intervals come from the same kind of paired resampling of the photos
+# (`bootstrap_difference` below, 1,000 resamples, seed 0):
+#
+# - "some images processed by GAN are overly colorful": a photo counts as
+#   overly colourful when its colourisation is at least 25% more colourful
+#   than the original (a margin fixed before the run, so that "overly" means
+#   visibly more, not a rounding difference). The difference is the GAN's
+#   share of such photos minus the largest share among ResNet, AE and VAE.
+# - "the losses will still decrease": each photo's validation error halfway
+#   through training minus at the end (positive: still decreasing).
 
 # %%
-rows = {"grey baseline": metrics.evaluate_grey_baseline(test_data())}
-rows.update({name: metrics.evaluate(model, test_data()) for name, model in predictors.items()})
-columns = ("auc", "psnr", "ssim", "colorfulness", "colorfulness_true")
-print(f"{'':<14}" + "".join(f"{c:>18}" for c in columns))
-for name, row in rows.items():
-    print(f"{name:<14}" + "".join(f"{row[c]:>18.4f}" for c in columns))
+claims = evidence.Claims(NOTEBOOK, MODE, train_photos=len(L_train), validation_photos=len(L_val),
+                         image_size=SIZE, epochs=CONFIG["epochs"],
+                         resnet18_weights="imagenet" if RESNET18_WEIGHTS else "random")
 
-# Per image: how often each model is more colourful than the truth by a quarter or more.
-L_test, ab_test = (np.concatenate(parts) for parts in zip(*[(np.asarray(L), np.asarray(ab)) for L, ab in test_data()]))
-truth_colourfulness = metrics.colorfulness(to_rgb(L_test, ab_test))
-over = {name: float(np.mean(metrics.colorfulness(to_rgb(L_test, predict_ab(model, L_test))) > 1.25 * truth_colourfulness))
-        for name, model in predictors.items()}
-print("share of test images >= 25% more colourful than the truth:", {k: round(v, 3) for k, v in over.items()})
+
+def bootstrap_difference(statistic_a, statistic_b, resamples=1000, seed=0):
+    """`compare`'s dict for two statistics of photo weights (the same resamples of the photos for both)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, len(L_val), (resamples, len(L_val)))
+    differences = [statistic_a(w) - statistic_b(w) for w in (np.bincount(r, minlength=len(L_val)) for r in rows)]
+    ones = np.ones(len(L_val))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {"a": statistic_a(ones), "b": statistic_b(ones), "difference": statistic_a(ones) - statistic_b(ones),
+            "low": float(low), "high": float(high)}
+
+
+for name, section, words in (
+    ("resnet", "5.1", "ResNet: synthesized images are less colorful than the original ones"),
+    ("ae", "abstract, 5.3", "the 'VAE' (as described: an autoencoder) generates less colorful images"),
+    ("vae", "abstract, 5.3", "the VAE generates less colorful images"),
+):
+    claims.add_comparison("004", f"[{section}] {words}", "qualitative (figures 4 and 8)",
+                          evidence.compare(scores[name], scores["truth"], "colorfulness"),
+                          names=(f"{name}_colorfulness", "truth_colorfulness"), expected_sign=-1,
+                          why=f"colourfulness of the {LABELS[name]}'s colourisations minus the true photos'")
+
+for name in ("resnet", "ae", "vae"):
+    claims.add_comparison("004", f"[abstract, 6] the GAN's images are more colorful than the {LABELS[name]}'s",
+                          "qualitative: 'ResNet and VAE generate less colorful images'",
+                          evidence.compare(scores["gan"], scores[name], "colorfulness"),
+                          names=("gan_colorfulness", f"{name}_colorfulness"),
+                          why=f"GAN colourfulness minus the {LABELS[name]}'s")
+
+claims.add_comparison("004", "[6] GAN can provide colorful images: as colorful as the originals or more",
+                      "qualitative: 'sometimes the synthesized images are overly colorful'",
+                      evidence.compare(scores["gan"], scores["truth"], "colorfulness"),
+                      names=("gan_colorfulness", "truth_colorfulness"),
+                      why="GAN colourfulness minus the true photos' (the strong reading: more colourful on average)")
+
+truth_colourfulness = scores["truth"].values["colorfulness"]
+overly = {name: (scores[name].values["colorfulness"] >= 1.25 * truth_colourfulness).astype(float)
+          for name in MODEL_NAMES}
+
+
+def share(name):
+    return lambda w: float(np.sum(w * overly[name]) / np.sum(w))
+
+
+comparison = bootstrap_difference(share("gan"), lambda w: max(share(n)(w) for n in ("resnet", "ae", "vae")))
+claims.add_verdict(
+    "004", "[abstract, 6] some images processed by GAN are overly colorful (more often than by the other models)",
+    "qualitative (figure 6: 'the building ... might be too yellow')",
+    {"gan_share_overly_colourful": comparison["a"], "largest_other_share": comparison["b"],
+     **{f"{n}_share_overly_colourful": overly[n].mean() for n in ("resnet", "ae", "vae")},
+     "difference": comparison["difference"], "difference_low": comparison["low"],
+     "difference_high": comparison["high"]},
+    evidence.verdict_for_difference(comparison["low"], comparison["high"], +1),
+    why="share of photos colourised >= 25% more colourful than the original, GAN minus the largest other share")
+
+for name in MODEL_NAMES:
+    claims.add_comparison("004", f"[abstract] the overall performance is great: the {LABELS[name]} beats the grey image",
+                          "qualitative: 'The overall performances for all three models are great'",
+                          evidence.compare(scores[name], scores["grey"], "auc"),
+                          names=(f"{name}_auc", "grey_auc"), why=f"AuC of the {LABELS[name]} minus the grey image's")
+
+for name in ("gan", "ae", "vae"):
+    claims.add_comparison("004", f"[5.3, 6] the {LABELS[name]} colourises better than the ResNet",
+                          "qualitative: the VAE 'is more effective'; 'ResNet is typically not the primary model'",
+                          evidence.compare(scores[name], scores["resnet"], "auc"),
+                          names=(f"{name}_auc", "resnet_auc"), why=f"AuC of the {LABELS[name]} minus the ResNet's")
+
+# %%
+first_mse = {name: float(validation_errors[name][0]["mse"].mean()) for name in ("ae", "vae")}
+final_mse = {name: float(validation_errors[name][-1]["mse"].mean()) for name in ("ae", "vae")}
+REPORT_FINAL_MSE = 0.002  # report 004 section 5.3: "decreases sharply from 0.5 to 0.002"
+claims.add_verdict(
+    "004", "[5.3] the VAE's MSE (Lab in [-1, 1]) decreases sharply from 0.5 to 0.002", "0.5 -> 0.002",
+    {"ae_mse_after_first_epoch": first_mse["ae"], "ae_mse_final": final_mse["ae"],
+     "vae_mse_after_first_epoch": first_mse["vae"], "vae_mse_final": final_mse["vae"],
+     "grey_image_mse": grey_mse, "report_final_mse": REPORT_FINAL_MSE},
+    evidence.verdict_for_agreement(final_mse["ae"], REPORT_FINAL_MSE, 0.5),
+    why="the AE's (the report's model's) final validation MSE of ab / 110 against 0.002, within a factor of two")
+
+halfway = CONFIG["epochs"] // 2 - 1
+for name, error in (("resnet", "mse"), ("gan", "l1"), ("ae", "mse"), ("vae", "mse")):
+    at_half, at_end = validation_errors[name][halfway][error], validation_errors[name][-1][error]
+    comparison = bootstrap_difference(lambda w: float(np.sum(w * at_half) / np.sum(w)),
+                                      lambda w: float(np.sum(w * at_end) / np.sum(w)))
+    claims.add_verdict(
+        "004", f"[5.1, 6] the {LABELS[name]}'s validation loss still decreases with further training",
+        "qualitative (figure 5: 'likely to drop with further training')",
+        {f"{error}_after_epoch_{halfway + 1}": comparison["a"], f"{error}_after_epoch_{CONFIG['epochs']}": comparison["b"],
+         "difference": comparison["difference"], "difference_low": comparison["low"],
+         "difference_high": comparison["high"]},
+        evidence.verdict_for_difference(comparison["low"], comparison["high"], +1),
+        why=f"validation {error.upper()} of ab / 110 halfway minus at the end of training")
+
+# %%
+claims.write()
+print(claims.table())
+print(f"\nmode {MODE}; training time: " + ", ".join(f"{LABELS[n]} {train_seconds[n]:.0f}s" for n in MODEL_NAMES)
+      + f"; whole notebook {time.time() - STARTED:.0f}s")
 
 # %% [markdown]
-# ## The report's claims against our numbers
-
-# %%
-CLAIMS = []
-
-
-def claim(section, text, supported, evidence):
-    verdict = "supported" if supported else "NOT supported"
-    CLAIMS.append((section, text, verdict, evidence))
-    print(f"[{section}] report: {text}\n        here: {evidence} -> {verdict}")
-
-
-truth = rows["resnet"]["colorfulness_true"]
-for name, section in (("resnet", "5.1"), ("vae", "5.3"), ("autoencoder", "5.3")):
-    claim(section, f"{name} images are less colourful than the originals",
-          rows[name]["colorfulness"] < truth,
-          f"colourfulness {rows[name]['colorfulness']:.1f} vs truth {truth:.1f}")
-claim("6", "ResNet and VAE are less colourful than the GAN",
-      max(rows["resnet"]["colorfulness"], rows["vae"]["colorfulness"]) < rows["gan"]["colorfulness"],
-      f"colourfulness resnet {rows['resnet']['colorfulness']:.1f}, vae {rows['vae']['colorfulness']:.1f}, "
-      f"gan {rows['gan']['colorfulness']:.1f}")
-claim("5.2", "some GAN images are overly colourful",
-      over["gan"] > 0 and over["gan"] >= max(over["resnet"], over["vae"]),
-      f"{100 * over['gan']:.1f}% of GAN images >= 25% more colourful than the truth "
-      f"(resnet {100 * over['resnet']:.1f}%, vae {100 * over['vae']:.1f}%)")
-vae_mse = np.array(histories["vae"]["loss"]) / AB_SCALE**2
-claim("5.3", "the VAE's MSE (Lab in [-1, 1]) falls sharply, from ~0.5 to ~0.002",
-      vae_mse[-1] < 0.1 * vae_mse[0],
-      f"train loss on ab / 110: {vae_mse[0]:.4f} -> {vae_mse[-1]:.4f} (includes the KL term)")
-
-for section, text, verdict, evidence in CLAIMS:
-    print(f"{section:<4} {verdict:<14} {text}\n      {evidence}")
-print(f"\nmode: {'SMOKE (bundled photos, a few steps: the verdicts mean nothing)' if SMOKE else 'full'}; "
-      f"total time {time.time() - started:.0f}s")
+# ## Reading the verdicts
+#
+# - **Colourfulness**, the report's main conclusion, is what this scale
+#   tests best, and every colourfulness claim holds: the MSE models (ResNet,
+#   AE, VAE) are far less colourful than the photos (MSE pulls every
+#   uncertain pixel towards an average, brownish ab; see the grid), and the
+#   GAN is more colourful than all three and than the photos themselves,
+#   overly so on most photos, not only "some".
+# - **A caveat on the GAN.** Its validation L1 from `predict_ab` (inference
+#   mode: BatchNorm with its moving statistics, no dropout) climbs well above
+#   its training L1 after a few epochs (second plot), and its inference-mode
+#   colourisations show stripes and green / orange casts. The generator was
+#   trained with batch statistics, and an adversarially trained generator's
+#   statistics drift faster than the moving averages follow; Isola et al.
+#   test with the test batch's statistics and dropout on. The report does not
+#   say how it ran its generator, so part of the GAN's excess colour measured
+#   here may be this inference-mode mismatch rather than the adversarial loss.
+#   In a development check (not part of this run, so not a verdict) the same
+#   generator run with the test batch's statistics kept its validation L1 at
+#   its training level and was still the most colourful of the four models,
+#   but less colourful than the photos: the ordering of the models looks
+#   robust, "more colourful than the originals" does not.
+# - **Quality against the grey image.** No model beats the grey image
+#   (ab = 0) on the AuC: the AE and VAE tie with it, the ResNet and the GAN
+#   are worse. At 64x64, ~660 photos and 12 epochs from random weights (no
+#   ImageNet encoder unless `RESNET18_WEIGHTS` is given) the MSE models learn
+#   little more than a colour cast, so "the overall performances are great"
+#   is not reproduced at this scale; the verdicts say so for this scale
+#   only, not for the report's 20 epochs on ~14,000 photos.
+# - **Ranking.** The AE and VAE beat the ResNet on the AuC by a small but
+#   clear margin (the report's "the VAE is more effective"); the GAN's
+#   inference-mode output is the least accurate of the four.
+# - **The 0.002 MSE.** The report's final MSE lies far below the grey
+#   image's MSE on the same scale (printed in that claim): 0.002 would mean
+#   an average ab error of ~5 Lab units over whole photos. Counting L (which
+#   the model is given) among three channels, or scaling Lab by 128 instead
+#   of 110, changes the number by less than a factor of 2.5, not 10. Our
+#   first-epoch MSE is already near its final value because the tanh head
+#   starts near ab = 0, the grey image, not at the report's 0.5.
+# - **"Still decreasing".** The GAN's and the AE's validation errors still
+#   fell between the middle and the end of our 12 epochs; the ResNet's and
+#   the VAE's changes are within the photo-to-photo noise.
