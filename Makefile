@@ -79,7 +79,7 @@ notebooks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[notebooks]"
 	cd notebooks && for name in $(NOTEBOOKS); do \
 		echo "make notebooks: $$name (MODE=cpu)"; \
-		MODE=cpu NOTEBOOK_RESULTS_DIR=results KERAS_BACKEND=tensorflow MPLBACKEND=Agg \
+		MODE=cpu NOTEBOOK_RESULTS_DIR=results KERAS_BACKEND=tensorflow \
 			../$(PY) -m jupytext --to ipynb --execute "$$name.py" || exit 1; \
 	done
 	$(MAKE) results-table

@@ -164,15 +164,17 @@ def _resample_weights(num_photos, resamples, rng):
     return [np.bincount(row, minlength=num_photos) for row in draws]
 
 
-def compare(a, b, metric, resamples=1000, seed=0):
+def compare(a, b, metric, resamples=1000, seed=0, paired=None):
     """The difference `a - b` of a metric, with its 95% bootstrap interval over the photos.
 
     Args:
-        a, b: `PhotoScores`. When both score the same number of photos they
-            are taken as the same photos and resampled together (paired);
-            otherwise (e.g. training vs validation photos) each is resampled
-            on its own.
-        metric: one of `METRICS`.
+        a, b: `PhotoScores`.
+        metric: one of `METRICS`, or a name the caller added to both
+            `values` (a per-photo array).
+        paired: True when `a` and `b` score the same photos (two models on
+            the validation photos): they are resampled together. False for
+            different photos (training vs validation): each is resampled on
+            its own. Default: paired when both hold the same number of photos.
         resamples: bootstrap resamples.
         seed: the resampling seed (fixed, so a rerun gives the same verdict).
 
@@ -181,7 +183,9 @@ def compare(a, b, metric, resamples=1000, seed=0):
         (the 2.5th and 97.5th percentiles of the resampled differences).
     """
     rng = np.random.default_rng(seed)
-    paired = len(a) == len(b)
+    paired = len(a) == len(b) if paired is None else bool(paired)
+    if paired and len(a) != len(b):
+        raise ValueError(f"compare(paired=True) needs the same photos on both sides; received {len(a)} and {len(b)}.")
     weights_a = _resample_weights(len(a), resamples, rng)
     weights_b = weights_a if paired else _resample_weights(len(b), resamples, rng)
     differences = np.array([a.metric(metric, wa) - b.metric(metric, wb) for wa, wb in zip(weights_a, weights_b)])

@@ -95,3 +95,15 @@ def test_results_are_checked_and_written(tmp_path, monkeypatch):
 def test_notebook_mode_rejects_an_unknown_mode():
     with pytest.raises(ValueError, match="MODE='gpu'"):
         evidence.notebook_mode({"MODE": "gpu"})
+
+
+def test_unpaired_comparison_of_equal_sized_sets_is_explicit():
+    L, ab_true = _photos(n=8)
+    a = evidence.PhotoScores(L, ab_true, (0.5 * ab_true).astype(np.float32))
+    b = evidence.PhotoScores(L[:4], ab_true[:4], np.zeros_like(ab_true[:4]))
+    with pytest.raises(ValueError, match="same photos"):
+        evidence.compare(a, b, "psnr", paired=True)
+    paired = evidence.compare(a, a, "psnr", resamples=50)
+    unpaired = evidence.compare(a, a, "psnr", resamples=50, paired=False)
+    assert paired["low"] == paired["high"] == 0.0  # the same photos: every resample differs by exactly zero
+    assert unpaired["low"] < 0 < unpaired["high"]
