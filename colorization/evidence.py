@@ -5,7 +5,8 @@ that no model trained on. This module turns predictions into a verdict by a
 rule stated once, here, so that no verdict is typed by hand:
 
 - `PhotoScores` keeps, for one set of predictions, every score per photo:
-  PSNR, SSIM, colourfulness (`metrics`), and the per-photo, per-colour-class
+  the MSE of ab (the regression loss), PSNR, SSIM, colourfulness
+  (`metrics`), and the per-photo, per-colour-class
   error histograms from which the pooled AuC and rebalanced AuC of any
   subset of the photos (with repeats) are exact.
 - `compare` resamples the validation photos with replacement (a bootstrap,
@@ -38,7 +39,7 @@ from colorization import metrics
 VERDICTS = ("supported", "not supported", "inconclusive at this scale")
 MODES = ("smoke", "cpu", "full")
 RESULTS_DIR_ENV = "NOTEBOOK_RESULTS_DIR"
-PER_PHOTO_METRICS = ("psnr", "ssim", "colorfulness", "colorfulness_true")
+PER_PHOTO_METRICS = ("mse", "psnr", "ssim", "colorfulness", "colorfulness_true")
 POOLED_METRICS = ("auc", "auc_rebalanced")
 METRICS = POOLED_METRICS + PER_PHOTO_METRICS
 CONFIDENCE = 0.95
@@ -115,6 +116,8 @@ class PhotoScores:
         self.smoothing_sigma = smoothing_sigma
         rgb_true, rgb_pred = _to_rgb_uint8(L, ab_true), _to_rgb_uint8(L, ab_pred)
         self.values = {
+            # Keras's MeanSquaredError of the ab batch, per photo: over pixels and both channels, Lab units^2.
+            "mse": np.mean(np.square(ab_true.astype(np.float64) - ab_pred), axis=(1, 2, 3)),
             "psnr": metrics.psnr(rgb_true, rgb_pred),
             "ssim": metrics.ssim(rgb_true, rgb_pred),
             "colorfulness": metrics.colorfulness(rgb_pred),
