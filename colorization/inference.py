@@ -308,15 +308,19 @@ def _predict(model, x):
         model.predict_function = original
 
 
+def _checked_batch_size(batch_size):
+    if not batch_size >= 1 or int(batch_size) != batch_size:
+        raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size}.")
+    return int(batch_size)
+
+
 def _run(model, x, batch_size):
     """The model's output for `x`, `batch_size` at a time, each shape through its own compiled function.
 
     Keras' predict function compiles `model(x, training=False)` (XLA on
     TensorFlow, `jax.jit` on JAX; eager on torch); see `_predict`.
     """
-    if not batch_size >= 1 or int(batch_size) != batch_size:
-        raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size}.")
-    batch_size = int(batch_size)
+    batch_size = _checked_batch_size(batch_size)
     outputs = []
     for start in range(0, len(x), batch_size):
         chunk = np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)
@@ -395,7 +399,13 @@ def predict_ab(
     size = model_input_size(model, height, width, size_multiple)
     shrink = size[0] < height or size[1] < width
     x = _resize(L, size, antialias=shrink)
-    ab = _decode(_run(model, x, batch_size), kind, temperature, quantizer)
+    # Decoded `batch_size` maps at a time: a classification model's probabilities of all B maps at once
+    # would be B x h x w x 313 floats (5 MB per 64x64 map, 80 MB per 256x256 one).
+    batch_size = _checked_batch_size(batch_size)
+    ab = np.concatenate([
+        _decode(_run(model, x[start : start + batch_size], batch_size), kind, temperature, quantizer)
+        for start in range(0, max(len(x), 1), batch_size)
+    ])
     return _resize(ab, (height, width))
 
 

@@ -241,3 +241,21 @@ def test_one_compiled_predict_function_per_input_shape(rng):
     del model, functions
     gc.collect()
     assert reference() is None
+
+
+def test_predict_ab_decodes_a_classification_model_batch_by_batch():
+    # Seven maps, three per forward pass: each chunk's probabilities are decoded on their own and the
+    # result equals the annealed mean of every map's probabilities computed in NumPy.
+    from colorization.quantization import default_ab_bins
+
+    bins = default_ab_bins()
+    inputs = keras.Input((4, 4, 1))
+    logits = keras.layers.Conv2D(len(bins), 1, kernel_initializer=keras.initializers.RandomNormal(seed=1))(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(logits))
+    L = np.random.default_rng(0).uniform(0, 100, (7, 4, 4, 1)).astype(np.float32)
+    probabilities = np.asarray(model.predict(L, verbose=0), np.float64)
+    annealed = np.exp(np.log(probabilities) / 0.38)
+    annealed /= annealed.sum(-1, keepdims=True)
+    expected = annealed @ bins
+    got = inference.predict_ab(model, L, temperature=0.38, batch_size=3)
+    np.testing.assert_allclose(got, expected, atol=1e-3)
