@@ -46,7 +46,8 @@ def read_shards(
             (buffer `shuffle_buffer`); without it, examples come in
             manifest order.
         split: which split to read; may be omitted when there is one.
-        flip: random left-right flips (augmentation).
+        flip: random left-right flips (augmentation); with a seed, the
+            flips of the n-th batch depend only on the seed and n.
         repeat: repeat forever (for `steps_per_epoch` training).
         drop_remainder: drop the last short batch (static batch shape).
         seed: seeds shuffling and flips; with a seed (or
@@ -102,14 +103,23 @@ def read_shards(
         ds = ds.repeat()
     ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     spec = features.feature_spec()
-    flip_seed = None if seed is None else int(seed) + 1
+    if flip and seed is not None:
+        # Stateless draws keyed on (seed, batch number): two datasets with one seed flip alike, whatever
+        # random ops ran before in the process (a stateful op's stream depends on them).
+        ds = ds.enumerate()
 
-    def parse(serialized):
+    def parse(*batch):
+        batch_number, serialized = batch if len(batch) == 2 else (None, batch[0])
         parsed = tf.io.parse_example(serialized, spec)
         lab = tf.io.decode_raw(parsed[features.LAB_KEY], tf.float16, little_endian=True)
         lab = tf.reshape(lab, [-1, size, size, 3])
         if flip:  # per-example left-right flip as a batched gather of columns (measured ~4x faster than tf.where)
-            flipped = tf.random.uniform([tf.shape(lab)[0]], seed=flip_seed) < 0.5
+            if batch_number is None:
+                draws = tf.random.uniform([tf.shape(lab)[0]])
+            else:
+                key = tf.stack([tf.constant(int(seed) + 1, tf.int64), batch_number])
+                draws = tf.random.stateless_uniform([tf.shape(lab)[0]], seed=key)
+            flipped = draws < 0.5
             columns = tf.range(size)
             columns = tf.where(flipped[:, None], (size - 1 - columns)[None, :], columns[None, :])
             lab = tf.gather(lab, columns, axis=2, batch_dims=1)
