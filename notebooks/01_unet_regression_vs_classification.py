@@ -27,11 +27,11 @@
 #
 # - `SMOKE=1` (CI): a handful of photos at 32x32, a tiny U-Net, a few steps.
 #   Every cell runs and the results file is written; the numbers mean nothing.
-# - `MODE=cpu`: the fixed split of `../shared/photos/imagenet-800` (661
-#   training and 112 validation colour photos), 64x64 as in the report, the
-#   U-Net at a quarter of its width, a few epochs per model; six models in
-#   about 12 minutes on a quiet 2-core CPU. The settings and the measured
-#   time are printed below.
+# - `MODE=cpu`: the fixed split of `../shared/photos/imagenet-800` (about 660
+#   training and 112 validation colour photos; the counts are printed below),
+#   64x64 as in the report, the U-Net at a quarter of its width, 4 epochs per
+#   model; six models in under 12 minutes on a quiet 2-core CPU. The settings
+#   and the measured time are printed below.
 # - default (full): the report's settings for a GPU: TFDS
 #   `imagenet_resized/64x64` (the first 50,000 training images for
 #   regression, the first 30,000 for classification; the data must already be
@@ -55,7 +55,8 @@
 #   minutes. Expect **about 30-60 minutes of training**, plus writing the
 #   shards of 80,000 images (a few minutes on 16 cores) and the evaluation:
 #   seconds of GPU, then ~10-15 minutes of single-threaded NumPy for the 1,000
-#   bootstrap resamples of the pooled AuCs (about 30-50 ms each, see the end).
+#   bootstrap resamples of the pooled AuCs (~22,000 evaluations of about 30 ms
+#   each; the time of one is printed at the end).
 # - Memory: activations 2.7 M floats per image for regression, 5.2 M for
 #   classification (of which 1.28 M is the 64 x 64 x 313 output), so 0.7 / 1.3
 #   GB per batch of 64, plus the loss's copies of the (64, 64, 64, 313)
@@ -70,6 +71,7 @@
 # ## Setup
 
 # %%
+# %matplotlib inline
 import os
 import pathlib
 import tempfile
@@ -184,7 +186,7 @@ SHOWN = np.linspace(0, len(L_val) - 1, 6).round().astype(int)
 #
 # All of them make six models fit in about 12 minutes of a 2-core CPU.
 #
-# - **Data**: 661 training photos (one centre crop each, random flips) for
+# - **Data**: the ~660 training photos (one centre crop each, random flips) for
 #   every model, instead of 50,000 (regression) and 30,000 (classification)
 #   Tiny-ImageNet-like images; the claims are judged on 112 validation photos
 #   of held-out classes instead of the report's unnamed test set.
@@ -226,7 +228,7 @@ SHOWN = np.linspace(0, len(L_val) - 1, 6).round().astype(int)
 # of the others, in each resample; we also print the fraction of resamples in
 # which it is best. Per-photo metrics use 1,000 resamples; the pooled AuCs use
 # fewer in cpu mode (printed above), because each resample recomputes them
-# from all the histograms (~30-50 ms here). The bootstrap measures how much a
+# from all the histograms (the time of one is printed at the end). The bootstrap measures how much a
 # result depends on which photos were judged, not how much it would move with
 # another training seed; there is one seed per model.
 
@@ -563,7 +565,7 @@ claims.add_comparison(
 #
 # The table below is computed from the run above (one line per claim); the
 # results file holds every number. In `MODE=cpu` the models are small and
-# trained for a few epochs on 661 photos, so a verdict here says what this
+# trained for 4 epochs on ~660 photos, so a verdict here says what this
 # scale shows, not what the report's scale would.
 
 # %%
