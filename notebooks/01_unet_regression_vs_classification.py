@@ -525,6 +525,13 @@ claims.add_verdict(
 )
 
 # %% [markdown]
+# The first verdict compares only the two ends of the sweep; whether the
+# colourfulness falls steadily in between is read off the first panel above,
+# not tested. The AuC and PSNR (plain closeness to the truth) and the
+# rebalanced AuC need not peak at the same temperature; the range claim is
+# judged by the rebalanced AuC only.
+
+# %% [markdown]
 # ## 5.5 Regression vs classification
 #
 # The best regression model (Adam, 5.2) against the best classification model
