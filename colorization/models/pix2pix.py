@@ -19,7 +19,14 @@ has 54,413,955 trainable parameters and the 70x70 PatchGAN
 the counts the authors' code prints (54.414 M, 2.769 M); the TensorFlow
 pix2pix tutorial's variant (BatchNorm on the innermost layer, a bias-free
 first discriminator layer) has 54.43 M and 2.77 M counting BatchNorm's
-moving statistics, which Keras's `count_params()` includes.
+moving statistics, which Keras's `count_params()` includes. The inference
+options (`batch_statistics_at_inference`, `dropout_at_inference`) add no
+weights: the counts hold for every setting.
+
+Inference follows Isola et al. section 3.3 ("Optimization and inference"):
+the generator normalises with the statistics of the batch it is given, also
+at test time (`BatchStatisticsNormalization`), because the moving averages
+of an adversarially trained generator lag its weights.
 """
 
 import keras
@@ -43,11 +50,78 @@ def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
+# Inference-time layers
+
+
+@keras.saving.register_keras_serializable(package="colorization")
+class BatchStatisticsNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization that normalises with the batch's own statistics in inference mode too.
+
+    Isola et al. 2017 section 3.3 run the pix2pix generator at test time
+    "in exactly the same manner as during the training phase": batch
+    normalisation uses the statistics of the test batch, not the moving
+    averages (with a batch of one this is instance normalisation).
+
+    In training mode (`training=True` and a trainable layer) this is
+    `keras.layers.BatchNormalization`: batch statistics, and the moving
+    mean and variance are updated as usual (they are kept, so the weights
+    load into an ordinary BatchNormalization and back). In every other call
+    (`predict`, `evaluate`, `training=False`, a frozen layer) the mean and
+    variance over the batch and spatial axes of the input normalise it and
+    the moving statistics are neither used nor changed. An output therefore
+    depends on the other images of its batch unless the batch holds one
+    image.
+
+    Args:
+        **kwargs: those of `keras.layers.BatchNormalization`.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if training and self.trainable:
+            return super().call(inputs, training=training, mask=mask)
+        compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
+        inputs = ops.cast(inputs, compute_dtype)  # float32 moments, as the parent layer
+        mean, variance = self._moments(inputs, mask)
+        outputs = ops.batch_normalization(
+            x=inputs,
+            mean=mean,
+            variance=variance,
+            axis=self.axis,
+            offset=ops.cast(self.beta, inputs.dtype) if self.center else None,
+            scale=ops.cast(self.gamma, inputs.dtype) if self.scale else None,
+            epsilon=self.epsilon,
+        )
+        return ops.cast(outputs, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="colorization")
+class InferenceDropout(keras.layers.Dropout):
+    """Dropout that also drops in inference mode: Isola et al.'s source of noise (section 3.3).
+
+    The output of a generator with this layer is random: two `predict`
+    calls on the same photo differ.
+
+    Args:
+        **kwargs: those of `keras.layers.Dropout`.
+    """
+
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+
+
+def _normalization(batch_statistics_at_inference, name):
+    layer = BatchStatisticsNormalization if batch_statistics_at_inference else keras.layers.BatchNormalization
+    return layer(epsilon=BN_EPSILON, name=name)
+
+
 # Blocks
 
 
-def apply_pix2pix_down(x, filters, batch_norm=True, name="down"):
-    """Encoder block: conv4x4 stride 2 (no bias, as the authors' code) - [BatchNorm] - LeakyReLU(0.2)."""
+def apply_pix2pix_down(x, filters, batch_norm=True, batch_statistics_at_inference=True, name="down"):
+    """Encoder block: conv4x4 stride 2 (no bias, as the authors' code) - [BatchNorm] - LeakyReLU(0.2).
+
+    `batch_statistics_at_inference`: see `pix2pix_generator`.
+    """
     x = keras.layers.Conv2D(
         filters,
         4,
@@ -58,18 +132,24 @@ def apply_pix2pix_down(x, filters, batch_norm=True, name="down"):
         name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+        x = _normalization(batch_statistics_at_inference, f"{name}_bn")(x)
     return keras.layers.LeakyReLU(negative_slope=0.2, name=f"{name}_lrelu")(x)
 
 
-def apply_pix2pix_up(x, filters, dropout=0.0, name="up"):
-    """Decoder block: transposed conv4x4 stride 2 - BatchNorm - [Dropout] - ReLU."""
+def apply_pix2pix_up(
+    x, filters, dropout=0.0, batch_statistics_at_inference=True, dropout_at_inference=False, name="up"
+):
+    """Decoder block: transposed conv4x4 stride 2 - BatchNorm - [Dropout] - ReLU.
+
+    `batch_statistics_at_inference`, `dropout_at_inference`: see `pix2pix_generator`.
+    """
     x = keras.layers.Conv2DTranspose(
         filters, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv"
     )(x)
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
+    x = _normalization(batch_statistics_at_inference, f"{name}_bn")(x)
     if dropout > 0:
-        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+        dropout_layer = InferenceDropout if dropout_at_inference else keras.layers.Dropout
+        x = dropout_layer(dropout, name=f"{name}_dropout")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -88,6 +168,8 @@ def pix2pix_generator(
     dropout=0.5,
     num_dropout_blocks=3,
     output_channels=2,
+    batch_statistics_at_inference=True,
+    dropout_at_inference=False,
     name="pix2pix_generator",
 ):
     """The pix2pix U-Net generator (Isola et al. 2017 appendix 6.1.1; report 004 section 5.2).
@@ -104,9 +186,27 @@ def pix2pix_generator(
 
     The input L in [0, 100] is mapped to [-1, 1] inside (report 004's
     scaling); the tanh output is multiplied by `AB_SCALE` = 110 to give ab in
-    Lab units (or mapped to RGB in [0, 1] for `output_channels=3`). Dropout is
-    active only in training (Isola et al. also keep it at test time as the
-    source of noise; call the model with `training=True` for that).
+    Lab units (or mapped to RGB in [0, 1] for `output_channels=3`).
+
+    Inference (Isola et al. section 3.3, "Optimization and inference": "at
+    inference time, we run the generator net in exactly the same manner as
+    during the training phase"):
+
+    - BatchNorm normalises with the statistics of the batch it is given,
+      also in inference mode (`batch_statistics_at_inference=True`, the
+      default, as the paper). The moving averages of an adversarially
+      trained generator lag its weights, and predictions that use them can
+      drift far from the training-mode outputs (report 004's notebook 05
+      saw the validation L1 rise from 0.10 to 0.26-0.39 with them). A
+      colourisation then depends on the other photos of its batch; predict
+      with `batch_size=1` for the paper's instance normalisation and
+      results independent of the batching. `False` gives Keras's usual
+      moving-average inference.
+    - Dropout at test time is the paper's noise source, but it makes two
+      `predict` calls on one photo differ; a library user expects
+      `predict` to be deterministic, so it is off by default
+      (`dropout_at_inference=False`: dropout only in training) and is a
+      separate option. `True` keeps it in inference as the paper does.
 
     With the defaults (128x128x1 -> ab) the generator has 41,824,898
     trainable parameters (41,832,706 with BatchNorm statistics): the
@@ -128,6 +228,11 @@ def pix2pix_generator(
         dropout: dropout rate of the first decoder blocks (0.5).
         num_dropout_blocks: how many decoder blocks have dropout (3).
         output_channels: 2 (ab in Lab units) or 3 (RGB in [0, 1]).
+        batch_statistics_at_inference: normalise with the batch's own
+            statistics in inference mode too (True, Isola et al. 3.3) or
+            with the moving averages (False, Keras's BatchNormalization).
+        dropout_at_inference: keep dropout active in inference mode, as
+            Isola et al. 3.3 (predictions become random); False by default.
         name: model name.
 
     Returns:
@@ -165,11 +270,24 @@ def pix2pix_generator(
     skips = []
     for i, f in enumerate(filters):
         batch_norm = 0 < i < num_downsamples - 1
-        x = apply_pix2pix_down(x, f, batch_norm=batch_norm, name=f"down{i + 1}")
+        x = apply_pix2pix_down(
+            x,
+            f,
+            batch_norm=batch_norm,
+            batch_statistics_at_inference=batch_statistics_at_inference,
+            name=f"down{i + 1}",
+        )
         skips.append(x)
     for j, i in enumerate(reversed(range(num_downsamples - 1))):
         rate = dropout if j < num_dropout_blocks else 0.0
-        x = apply_pix2pix_up(x, filters[i], dropout=rate, name=f"up{j + 1}")
+        x = apply_pix2pix_up(
+            x,
+            filters[i],
+            dropout=rate,
+            batch_statistics_at_inference=batch_statistics_at_inference,
+            dropout_at_inference=dropout_at_inference,
+            name=f"up{j + 1}",
+        )
         x = keras.layers.Concatenate(name=f"skip{j + 1}")([x, skips[i]])
     x = keras.layers.Conv2DTranspose(
         output_channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="to_color"
@@ -325,7 +443,12 @@ class Pix2Pix(keras.Model):
     `d_real_loss`, `d_fake_loss` (report 004 figure 7 plots G and D losses).
     `evaluate` reports the same numbers without updating, in inference mode.
     Calling the model runs the generator, so `predict` and `colorize` see an
-    L -> ab model.
+    L -> ab model; how the generator behaves in inference mode (batch
+    statistics, dropout) is set when it is built (`pix2pix_generator`'s
+    `batch_statistics_at_inference` and `dropout_at_inference`, after
+    Isola et al. section 3.3) and travels with it through `.keras` files.
+    The discriminator is only used in training and `evaluate`; it keeps
+    Keras's moving-average BatchNorm.
 
     `fit`, `evaluate` and `predict` work on the TensorFlow, JAX and PyTorch
     backends with the same arithmetic: on JAX the step is stateless (both

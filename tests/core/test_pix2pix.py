@@ -9,6 +9,8 @@ from colorization.losses.adversarial import ScaledL1
 from colorization.losses.adversarial import discriminator_loss
 from colorization.losses.adversarial import generator_adversarial_loss
 from colorization.models import pix2pix_generator
+from colorization.models.pix2pix import BatchStatisticsNormalization
+from colorization.models.pix2pix import InferenceDropout
 from colorization.models.pix2pix import Pix2Pix
 from colorization.models.pix2pix import patchgan_discriminator
 
@@ -290,6 +292,124 @@ def test_keras_round_trip_keeps_networks_and_optimizers(tmp_path, rng):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(restored(L)), keras.ops.convert_to_numpy(gan(L)), atol=1e-5
     )
+
+
+# Inference with the batch's own statistics (Isola et al. section 3.3)
+
+
+def _moving_statistics(network):
+    return [keras.ops.convert_to_numpy(w).copy() for w in network.non_trainable_weights]
+
+
+def _with_moved_statistics(network, rng):
+    """Moving statistics far from any batch's, so using them by mistake changes every output."""
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(rng.normal(3.0, 1.0, channels).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(5.0, 9.0, channels).astype("float32"))
+            layer.gamma.assign(rng.uniform(0.5, 1.5, channels).astype("float32"))
+            layer.beta.assign(rng.normal(0.0, 0.3, channels).astype("float32"))
+    return network
+
+
+@pytest.mark.core
+def test_batch_statistics_layer_normalises_over_the_test_batch_as_numpy(rng):
+    layer = BatchStatisticsNormalization(epsilon=1e-5)
+    x = rng.normal(2.0, 3.0, (3, 4, 5, 6)).astype("float32")
+    layer.build(x.shape)
+    layer.moving_mean.assign(np.full(6, 7.0, "float32"))
+    layer.moving_variance.assign(np.full(6, 0.5, "float32"))
+    gamma, beta = rng.uniform(0.5, 2.0, 6).astype("float32"), rng.normal(size=6).astype("float32")
+    layer.gamma.assign(gamma)
+    layer.beta.assign(beta)
+    x64 = x.astype(np.float64)
+    mean, variance = x64.mean(axis=(0, 1, 2)), x64.var(axis=(0, 1, 2))
+    expected = (x64 - mean) / np.sqrt(variance + 1e-5) * gamma + beta
+    for training in (False, None):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=training)), expected, atol=1e-4)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.moving_mean), np.full(6, 7.0, "float32"))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.moving_variance), np.full(6, 0.5, "float32"))
+    # One image: instance normalisation, over its own pixels only.
+    single = x64[:1]
+    expected_single = (single - single.mean(axis=(1, 2))) / np.sqrt(single.var(axis=(1, 2)) + 1e-5) * gamma + beta
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x[:1])), expected_single, atol=1e-4)
+    # Training mode is Keras's BatchNormalization: same output, moving statistics updated.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=True)), expected, atol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_mean), 0.99 * 7.0 + 0.01 * mean, rtol=1e-5)
+
+
+@pytest.mark.core
+def test_generator_predict_uses_the_test_batch_statistics_and_keeps_the_moving_ones(rng):
+    """`predict` on one batch equals the training-mode forward pass (dropout off) and moves no statistics."""
+    generator = _with_moved_statistics(pix2pix_generator(**TINY_G_NO_DROPOUT), rng)
+    normalizations = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(normalizations) == 7 and all(isinstance(n, BatchStatisticsNormalization) for n in normalizations)
+    L = rng.uniform(0, 100, (4, 32, 32, 1)).astype("float32")
+    before = _moving_statistics(generator)
+    predicted = generator.predict(L, batch_size=4, verbose=0)
+    called = keras.ops.convert_to_numpy(generator(L, training=False))
+    for a, b in zip(_moving_statistics(generator), before):
+        np.testing.assert_array_equal(a, b)
+    training_pass = keras.ops.convert_to_numpy(generator(L, training=True))  # updates the moving statistics
+    np.testing.assert_allclose(predicted, training_pass, atol=1e-3)
+    np.testing.assert_allclose(called, training_pass, atol=1e-3)
+    assert not all(np.array_equal(a, b) for a, b in zip(_moving_statistics(generator), before))
+    # Predicting photo by photo is instance normalisation: each output is its own training pass on one photo.
+    one_by_one = generator.predict(L, batch_size=1, verbose=0)
+    np.testing.assert_allclose(one_by_one[2:3], keras.ops.convert_to_numpy(generator(L[2:3], training=True)), atol=1e-3)
+    assert np.abs(one_by_one - predicted).max() > 1e-2
+
+
+@pytest.mark.core
+def test_moving_statistics_option_keeps_keras_inference(rng):
+    generator = _with_moved_statistics(pix2pix_generator(**TINY_G_NO_DROPOUT, batch_statistics_at_inference=False), rng)
+    assert not any(isinstance(layer, BatchStatisticsNormalization) for layer in generator.layers)
+    L = rng.uniform(0, 100, (4, 32, 32, 1)).astype("float32")
+    inference = generator.predict(L, batch_size=4, verbose=0)
+    assert np.abs(inference - keras.ops.convert_to_numpy(generator(L, training=True))).max() > 1e-2
+    # The same weights in a batch-statistics generator give the training pass (statistics now moved once more).
+    batch_statistics = pix2pix_generator(**TINY_G_NO_DROPOUT)
+    batch_statistics.set_weights(generator.get_weights())
+    np.testing.assert_allclose(
+        batch_statistics.predict(L, batch_size=4, verbose=0),
+        keras.ops.convert_to_numpy(batch_statistics(L, training=True)),
+        atol=1e-3,
+    )
+
+
+@pytest.mark.core
+def test_dropout_at_inference_is_a_separate_option(rng):
+    L = rng.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
+    deterministic = pix2pix_generator(**TINY_G)
+    np.testing.assert_array_equal(deterministic.predict(L, verbose=0), deterministic.predict(L, verbose=0))
+    noisy = pix2pix_generator(**TINY_G, dropout_at_inference=True)
+    dropouts = [layer for layer in noisy.layers if isinstance(layer, keras.layers.Dropout)]
+    assert len(dropouts) == 3 and all(isinstance(layer, InferenceDropout) for layer in dropouts)
+    assert np.abs(noisy.predict(L, verbose=0) - noisy.predict(L, verbose=0)).max() > 1e-3
+
+
+@pytest.mark.core
+def test_inference_options_round_trip_through_keras_files(tmp_path, rng):
+    L = rng.uniform(0, 100, (3, 32, 32, 1)).astype("float32")
+    for options in ({}, {"batch_statistics_at_inference": False}, {"dropout_at_inference": True}):
+        generator = _with_moved_statistics(pix2pix_generator(**TINY_G, **options), rng)
+        path = tmp_path / f"generator_{len(list(tmp_path.iterdir()))}.keras"
+        generator.save(path)
+        restored = keras.saving.load_model(path, safe_mode=True)
+        assert [type(layer) for layer in restored.layers] == [type(layer) for layer in generator.layers]
+        for a, b in zip(restored.get_weights(), generator.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        if not options.get("dropout_at_inference"):
+            np.testing.assert_allclose(
+                restored.predict(L, verbose=0), generator.predict(L, verbose=0), atol=1e-5
+            )
+    gan = Pix2Pix(pix2pix_generator(**TINY_G), patchgan_discriminator(**TINY_D))
+    gan.compile()
+    gan.save(tmp_path / "gan.keras")
+    restored = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
+    assert sum(isinstance(layer, BatchStatisticsNormalization) for layer in restored.generator.layers) == 7
+    np.testing.assert_allclose(restored.predict(L, verbose=0), gan.predict(L, verbose=0), atol=1e-5)
 
 
 def test_bad_arguments_are_named():
