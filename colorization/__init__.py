@@ -24,6 +24,7 @@ _PUBLIC_NAMES = {
     "lab_to_rgb": ("colorization.color", "lab_to_rgb"),
     "rgb_to_lab": ("colorization.color", "rgb_to_lab"),
     "colorize": ("colorization.inference", "colorize"),
+    "mixed_precision_copy": ("colorization.mixed_precision", "mixed_precision_copy"),
     "AnnealedMean": ("colorization.layers", "AnnealedMean"),
     "ABQuantizer": ("colorization.quantization", "ABQuantizer"),
 }

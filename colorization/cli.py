@@ -41,6 +41,7 @@ EXIT_INPUT_ERROR = 1
 EXIT_FATAL = 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 RESIZE_CHOICES = ("bicubic_rgb", "bilinear_l")  # inference.RESIZE_MODES, named here so --help needs no Keras
+PRECISION_CHOICES = ("float32", "bfloat16")
 
 
 class Skipped(ValueError):
@@ -231,6 +232,10 @@ def _colorize_parser(prog):
                         help="how the network input is made: bicubic_rgb resizes the RGB photo then takes L "
                              "(the authors' release procedure), bilinear_l resizes L (default: bicubic_rgb for "
                              "Zhang et al.'s released networks, bilinear_l for the others)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="float32",
+                        help="float32 (default) gives the release's pictures; bfloat16 computes the convolutions in "
+                             "16 bits: several times faster on GPUs and on CPUs with AMX or AVX-512 BF16, colours "
+                             "within a few levels of float32's")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="print every file written and the frameworks' own logs")
     return parser
@@ -307,6 +312,14 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
         return EXIT_FATAL
     from colorization.inference import colorize
 
+    if args.precision == "bfloat16":
+        from colorization.mixed_precision import mixed_precision_copy
+
+        try:
+            model = mixed_precision_copy(model, "mixed_bfloat16")
+        except ValueError as error:
+            _error(f"--precision bfloat16: {error}")
+            return EXIT_FATAL
     loaded = time.monotonic()
     options = {"temperature": args.temperature, "batch_size": args.batch_size}
     if args.resize is not None:

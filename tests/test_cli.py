@@ -226,6 +226,29 @@ def test_options_reach_colorize(tmp_path, inputs, monkeypatch, capsys):
     assert calls == [{"temperature": 0.5, "batch_size": 16, "resize": "bilinear_l"}]
 
 
+def test_bfloat16_precision_colorizes_with_a_16_bit_copy(tmp_path, inputs, monkeypatch):
+    from colorization import inference
+
+    model_input = keras.Input((16, 16, 1))
+    features = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer="zeros", name="features")(model_input)
+    ab = keras.layers.Conv2D(2, 1, bias_initializer=keras.initializers.Constant([30.0, 20.0]), name="ab")(features)
+    keras.Model(model_input, ab).save(tmp_path / "model.keras")
+    used = []
+    colorize = inference.colorize
+
+    def recording_colorize(model, images, **options):
+        used.append(model)
+        return colorize(model, images, **options)
+
+    monkeypatch.setattr(inference, "colorize", recording_colorize)
+    out = tmp_path / "out"
+    assert cli.main(["colorize", str(inputs / "grey.png"), "-o", str(out), "--model", str(tmp_path / "model.keras"),
+                     "--precision", "bfloat16"]) == 0
+    assert [model.get_layer("features").compute_dtype for model in used] == ["bfloat16"]
+    assert used[0].get_layer("ab").compute_dtype == "float32"
+    assert_constant_colour(out / "grey.png")
+
+
 def test_resize_choices_are_the_library_modes():
     from colorization import inference
 

@@ -1,0 +1,104 @@
+"""A reduced-precision copy of a trained model, for fast inference.
+
+Colourising with a copy of a float32 model whose convolutions compute in
+bfloat16 ("mixed_bfloat16": float32 weights, bfloat16 arithmetic) is several
+times faster on hardware with bfloat16 units: GPUs, and CPUs with AMX or
+AVX-512 BF16 (TensorFlow reaches them through oneDNN). `benchmarks/inference.py`
+measures the speed and how far the pictures move from float32's.
+
+The output head stays in float32: every layer after the model's last
+convolution with a kernel larger than 1x1 (for Zhang et al.'s ECCV16 the
+313-bin logits, softmax, ab projection and upsampling; for SIGGRAPH17 the ab
+output), and every softmax or annealed mean. The head costs little, and its
+rounding would land directly on the colours.
+"""
+
+import keras
+
+from colorization.layers import AnnealedMean
+
+REDUCED_PRECISION_POLICIES = ("mixed_bfloat16", "mixed_float16")
+_ALWAYS_FLOAT32 = (keras.layers.Softmax, AnnealedMean)
+
+
+def _spatial_kernel(layer):
+    kernel_size = getattr(layer, "kernel_size", None)
+    if kernel_size is None:
+        return False
+    sizes = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
+    size = 1
+    for value in sizes:
+        size *= int(value)
+    return size > 1
+
+
+def float32_head(model):
+    """Names of the layers after `model`'s last convolution with a kernel larger than 1x1, in order.
+
+    A model without such a convolution is all head: nothing in it is worth 16 bits.
+    """
+    layers = model.layers
+    last = max((i for i, layer in enumerate(layers) if _spatial_kernel(layer)), default=-1)
+    return [layer.name for layer in layers[last + 1 :]]
+
+
+def mixed_precision_copy(model, policy="mixed_bfloat16"):
+    """A copy of a functional `model` computing in 16 bits, with the same (float32) weights.
+
+    The copy's layers take `policy` except the float32 head (see the module
+    docstring) and layers whose policy is not float32 already. The weights are
+    copied once: train the original further and make a new copy. On
+    TensorFlow the copy predicts without XLA (`jit_compile=False`): XLA:CPU
+    has no fast bfloat16 convolutions (ECCV16 at 256x256: 2.7 images/s with
+    XLA against 18.5 through oneDNN on a 2-core Sapphire Rapids CPU).
+
+    Args:
+        model: a functional `keras.Model` (every model of `colorization.models`
+            except `Pix2Pix`, whose generator `pix2pix_generator` is one).
+        policy: `"mixed_bfloat16"` (fast on CPUs with AMX / AVX-512 BF16 and
+            on recent GPUs) or `"mixed_float16"` (GPUs).
+
+    Returns:
+        A new `keras.Model` named `<name>_<policy>`, its outputs in float32.
+
+    Raises:
+        ValueError: an unknown policy, or a model that is not functional.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> inputs = keras.Input((8, 8, 1))
+    >>> hidden = keras.layers.Conv2D(4, 3, padding="same", name="features")(inputs)
+    >>> model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="ab")(hidden))
+    >>> fast = mixed_precision_copy(model)
+    >>> fast.get_layer("features").compute_dtype, fast.get_layer("ab").compute_dtype
+    ('bfloat16', 'float32')
+    >>> fast.predict(np.zeros((1, 8, 8, 1)), verbose=0).dtype
+    dtype('float32')
+    """
+    if policy not in REDUCED_PRECISION_POLICIES:
+        raise ValueError(f"`policy` must be one of {REDUCED_PRECISION_POLICIES}; received policy={policy!r}.")
+    if not isinstance(model, (keras.Function, keras.Sequential)):
+        raise ValueError(
+            f"mixed_precision_copy needs a functional keras.Model; received {type(model).__name__}"
+            " (for Pix2Pix, copy its `generator`)."
+        )
+    keep = set(float32_head(model))
+
+    def clone(layer):
+        config = layer.get_config()
+        if (
+            layer.name not in keep
+            and not isinstance(layer, _ALWAYS_FLOAT32)
+            and not isinstance(layer, keras.layers.InputLayer)
+            and layer.dtype_policy.name == "float32"
+        ):
+            config["dtype"] = policy
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    copy.name = f"{model.name}_{policy}"
+    if keras.backend.backend() == "tensorflow":
+        copy.jit_compile = False
+    return copy
