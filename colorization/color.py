@@ -13,8 +13,8 @@ second call of that shape on (`colorization.eager_compile`), with the roots
 and powers computed from the float's bits and Halley steps instead of `exp`
 and `log`; on JAX with a CPU device a large batch is split into blocks run on
 every usable core. On 64 float32 photos of 256x256 on a 2-core machine that
-is 3-5x `skimage.color.rgb2lab` image by image (JAX) and 2.5-3x (TensorFlow),
-8-9x on uint8 photos, where the op-by-op path ran at 0.2-1x
+is 3-4x `skimage.color.rgb2lab` image by image (JAX) and 2.5-3x (TensorFlow),
+6.5-8.5x on uint8 photos, where the op-by-op path ran at 0.4-0.9x
 (`benchmarks/README.md`). Calls being traced (`tf.function`, `tf.data`,
 `jax.jit`, `jax.grad`, Keras models) run the `keras.ops` code as is.
 

@@ -271,6 +271,16 @@ _POOL = None
 _POOL_LOCK = threading.Lock()
 
 
+def _forget_pool():
+    """In a forked child the parent's pool threads do not exist: the child makes its own."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _thread_pool():
     """One thread pool shared by every `EagerCompiled`, with a thread per usable core, made on first use."""
     global _POOL

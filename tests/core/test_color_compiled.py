@@ -5,6 +5,8 @@ trace counter of the cache tells which path a call took.
 """
 
 import functools
+import os
+import warnings
 
 import keras
 import numpy as np
@@ -291,3 +293,18 @@ def test_blocked_calls_from_several_threads(rng):
             labs = list(pool.map(lambda photo: np.asarray(blocked(photo)), photos))
     for photo, lab in zip(photos, labs):
         assert np.abs(lab - skcolor.rgb2lab(photo)).max() <= 2e-4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_makes_its_own_thread_pool():
+    from colorization import eager_compile
+
+    assert eager_compile._thread_pool() is eager_compile._thread_pool()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JAX warns that it is multithreaded; the child only reads a global
+        pid = os.fork()
+    if pid == 0:
+        os._exit(0 if eager_compile._POOL is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert eager_compile._POOL is not None
