@@ -12,10 +12,10 @@ backend runs an XLA version compiled for the input's shape and dtype from the
 second call of that shape on (`colorization.eager_compile`), with the roots
 and powers computed from the float's bits and Halley steps instead of `exp`
 and `log`; on JAX with a CPU device a large batch is split into blocks run on
-every usable core. On 64 float32 photos of 256x256 on a 2-core machine that
-is 3-4x `skimage.color.rgb2lab` image by image (JAX) and 2.5-3x (TensorFlow),
-6.5-8.5x on uint8 photos, where the op-by-op path ran at 0.4-0.9x
-(`benchmarks/README.md`). Calls being traced (`tf.function`, `tf.data`,
+every usable core. On 64 float32 photos of 256x256 on a shared 2-core
+machine that is 3.4-4.1x `skimage.color.rgb2lab` image by image (JAX; 2x
+when another process holds a core) and 1.6-2.7x (TensorFlow), 5-8.5x on
+uint8 photos, where the op-by-op path ran at 0.2-0.9x (`benchmarks/README.md`). Calls being traced (`tf.function`, `tf.data`,
 `jax.jit`, `jax.grad`, Keras models) run the `keras.ops` code as is.
 
 Units: RGB in [0, 1] (float) or [0, 255] (uint8); L in [0, 100]; a and b in
