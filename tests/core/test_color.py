@@ -17,11 +17,17 @@ def _all_8bit_colours():
     return np.stack(np.meshgrid(v, v, v, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def test_rgb_to_lab_matches_skimage_on_every_8bit_colour():
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_rgb_to_lab_matches_skimage_on_every_8bit_colour(dtype):
     rgb = _all_8bit_colours()
-    expected = skcolor.rgb2lab(rgb.astype(np.float64) / 255.0)
+    if dtype == "float32":
+        rgb = rgb.astype(np.float32) / np.float32(255.0)
+        expected = skcolor.rgb2lab(rgb.astype(np.float64))
+    else:
+        expected = skcolor.rgb2lab(rgb.astype(np.float64) / 255.0)
     # The first call of a shape runs the keras.ops path; on TensorFlow and JAX
-    # the second runs the compiled one (colorization.eager_compile).
+    # the second runs the compiled one (colorization.eager_compile), which on
+    # JAX splits these 2^24 pixels into blocks run from a thread pool.
     for _ in range(2):
         got = np.asarray(rgb_to_lab(rgb))
         assert got.dtype == np.float32

@@ -4,6 +4,10 @@ Checked against scikit-image and against the uncompiled `keras.ops` path; the
 trace counter of the cache tells which path a call took.
 """
 
+import functools
+import os
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -15,6 +19,14 @@ from colorization.eager_compile import EagerCompiled
 pytestmark = pytest.mark.core
 
 COMPILES = keras.backend.backend() in ("tensorflow", "jax")
+
+
+def _jax_on_cpu():
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu"
 
 
 def _traces():
@@ -30,7 +42,7 @@ def fresh_cache():
     color._LAB_TO_RGB.clear()
 
 
-# 2x128x256 pixels: two chunks of 32768; 5x64x64: five of 4096; 3x37x41: odd, one block.
+# 2x128x256 pixels: eight chunks of 8192; 5x64x64: five of 4096; 3x37x41: odd, one block.
 SHAPES = [(2, 128, 256, 3), (5, 64, 64, 3), (3, 37, 41, 3)]
 
 
@@ -206,3 +218,98 @@ def test_threads_share_the_cache(rng):
         assert np.abs(lab - skcolor.rgb2lab(photo)).max() <= 2e-4
     # Compiled once, not once a call (two threads may trace the same shape at the same time).
     assert (1 <= color._RGB_TO_LAB.traces - traces <= 4) if COMPILES else color._RGB_TO_LAB.traces == traces
+
+
+def test_roots_by_bits_match_numpy_in_float64():
+    # Each over the inputs whose result is a normal float32 (the conversions use 0.003 to 1.1).
+    for fn, exponent, bottom, top in (
+        (color._cube_root_by_bits, 1 / 3, 1e-30, 1e37),
+        (color._power_2_4_by_bits, 2.4, 1e-15, 1e15),
+        (color._power_5_12_by_bits, 1 / 2.4, 1e-30, 1e37),
+    ):
+        x = np.concatenate([np.geomspace(bottom, top, 100_001), [0.008856, 0.0031308, 0.0904, 1.0]]).astype(np.float32)
+        got = np.asarray(fn(x)).astype(np.float64)
+        expected = x.astype(np.float64) ** exponent
+        assert np.abs(got / expected - 1).max() <= 4e-7, fn.__name__  # a few float32 ulps
+    big = np.asarray(color._cube_root_by_bits(np.float32([np.inf, 3e38])))
+    np.testing.assert_allclose(big, np.cbrt(1e37), rtol=1e-6)  # clamped there, not NaN
+
+
+def _blocked_and_single(fn, compiled_fn, block_pixels):
+    blocked = EagerCompiled(fn, chunk_pixels=2048, block_pixels=block_pixels, compiled_fn=compiled_fn)
+    single = EagerCompiled(fn, chunk_pixels=2048, compiled_fn=compiled_fn)
+    return blocked, single
+
+
+@pytest.mark.skipif(not _jax_on_cpu(), reason="blocks run from a thread pool on the JAX backend with a CPU device")
+def test_blocked_path_equals_single_call_path_and_skimage(rng):
+    import jax
+
+    rgb_fast = functools.partial(color._rgb_to_lab, roots_by_bits=True)
+    lab_fast = functools.partial(color._lab_to_rgb, roots_by_bits=True)
+    # 5x64x70 = 22400 pixels: five blocks of 4096 and a remainder of 1920.
+    rgb = rng.uniform(0, 1, (5, 64, 70, 3)).astype(np.float32)
+    for x in (rgb, np.round(rgb * 255).astype(np.uint8)):
+        blocked, single = _blocked_and_single(color._rgb_to_lab, rgb_fast, 4096)
+        got = [blocked(x) for _ in range(3)][2]
+        assert blocked.traces == 2  # one version for the block shape, one for the remainder
+        assert isinstance(got, jax.Array) and got.shape == x.shape and got.dtype == np.float32
+        expected = [np.asarray(single(x)) for _ in range(2)][1]
+        # The single call compiles all 22400 pixels as one loop, not in chunks of 2048: a
+        # float32 ulp of f, fused differently, moves a = 500 (fx - fy) by up to 6e-5.
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=0, atol=1.2e-4)
+        assert np.abs(np.asarray(got) - skcolor.rgb2lab(x)).max() <= 2e-4
+        # Whole blocks (4x64x64 = 16384, from a JAX array): the same chunks of 2048 run
+        # in both paths, so the same values, bit for bit.
+        whole = jax.numpy.asarray(x[:4, :, :64])
+        got = [np.asarray(blocked(whole)) for _ in range(2)][1]
+        assert blocked.traces == 2  # the block version is shared across input shapes
+        np.testing.assert_array_equal(got, [np.asarray(single(whole)) for _ in range(2)][1])
+        # Another shape with the same dtype reuses the block version and compiles its remainder.
+        other = x[:4, :, :66]  # 4x64x66 = 16896: four blocks and 512
+        got = [np.asarray(blocked(other)) for _ in range(2)][1]
+        assert blocked.traces == 3
+        assert np.abs(got - skcolor.rgb2lab(other)).max() <= 2e-4
+        flipped = x[:, ::-1]  # not contiguous: NumPy's reshape copies it
+        got = [np.asarray(blocked(flipped)) for _ in range(2)][1]
+        assert blocked.traces == 3
+        # Pixels move between whole blocks and the remainder, compiled differently (see above).
+        np.testing.assert_allclose(got, np.asarray(blocked(x))[:, ::-1], rtol=0, atol=1.2e-4)
+    lab = np.asarray(color._rgb_to_lab(rgb)) + np.float32([0.0, 20.0, -30.0])  # some out of gamut
+    for clip in (False, True):
+        blocked, single = _blocked_and_single(color._lab_to_rgb, lab_fast, 4096)
+        got = [np.asarray(blocked(lab, clip=clip)) for _ in range(2)][1]
+        expected = [np.asarray(single(lab, clip=clip)) for _ in range(2)][1]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(got, np.asarray(color._lab_to_rgb(lab, clip=clip)), rtol=1e-6, atol=2e-5)
+        whole = lab[:4, :, :64]
+        got = [np.asarray(blocked(whole, clip=clip)) for _ in range(2)][1]
+        np.testing.assert_array_equal(got, [np.asarray(single(whole, clip=clip)) for _ in range(2)][1])
+
+
+@pytest.mark.skipif(not _jax_on_cpu(), reason="blocks run from a thread pool on the JAX backend with a CPU device")
+def test_blocked_calls_from_several_threads(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    blocked = EagerCompiled(color._rgb_to_lab, chunk_pixels=2048, block_pixels=4096)
+    photos = [rng.uniform(0, 1, (3, 64, 64, 3)).astype(np.float32) for _ in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        for _ in range(2):
+            labs = list(pool.map(lambda photo: np.asarray(blocked(photo)), photos))
+    for photo, lab in zip(photos, labs):
+        assert np.abs(lab - skcolor.rgb2lab(photo)).max() <= 2e-4
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_makes_its_own_thread_pool():
+    from colorization import eager_compile
+
+    assert eager_compile._thread_pool() is eager_compile._thread_pool()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # JAX warns that it is multithreaded; the child only reads a global
+        pid = os.fork()
+    if pid == 0:
+        os._exit(0 if eager_compile._POOL is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert eager_compile._POOL is not None
