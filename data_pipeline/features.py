@@ -69,3 +69,62 @@ def feature_spec():
         ID_KEY: tf.io.FixedLenFeature([], tf.string),
         GREY_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=0),
     }
+
+
+def _varint(value):
+    value &= (1 << 64) - 1  # int64 as protobuf stores it: two's complement, ten bytes when negative
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _delimited(field, pieces):
+    """A length-delimited field (tag, length, payload) around `pieces`: `(pieces, total length)`."""
+    payload, length = pieces
+    head = _varint(field << 3 | 2) + _varint(length)
+    return [head, *payload], len(head) + length
+
+
+def _feature_entry(key, feature):
+    """One entry of `Features.feature` (a map: key = field 1, value = field 2)."""
+    key_pieces, key_length = _delimited(1, ([key], len(key)))
+    value_pieces, value_length = _delimited(2, feature)
+    return key_pieces + value_pieces, key_length + value_length
+
+
+def _bytes_feature(value):
+    return _delimited(1, _delimited(1, ([value], len(value))))  # Feature.bytes_list(1).value(1)
+
+
+def _int64_feature(value):
+    packed = _varint(value)
+    return _delimited(3, _delimited(1, ([packed], len(packed))))  # Feature.int64_list(3).value(1), packed
+
+
+def serialize_example(lab16, example_id, grey=False):
+    """The bytes of `encode_example(lab, example_id, grey)` from the stored array, without TensorFlow.
+
+    `lab16` is the Lab image already in `STORAGE_DTYPE`, C-contiguous `(H, W,
+    3)`. Writes the protobuf wire format of the `tf.train.Example` directly
+    (its map entries in sorted key order, as `SerializeToString(
+    deterministic=True)` does), copying the pixel bytes once; a test checks
+    it equals `encode_example` byte for byte.
+    """
+    if lab16.ndim != 3 or lab16.shape[-1] != 3 or lab16.dtype != STORAGE_DTYPE or not lab16.flags.c_contiguous:
+        raise ValueError(f"serialize_example expects C-contiguous {STORAGE_DTYPE} (H, W, 3); received {lab16.dtype} {lab16.shape}.")
+    entries = {
+        GREY_KEY: _int64_feature(int(bool(grey))),
+        HEIGHT_KEY: _int64_feature(int(lab16.shape[0])),
+        ID_KEY: _bytes_feature(example_id.encode("utf-8")),
+        LAB_KEY: _bytes_feature(memoryview(lab16).cast("B")),
+        WIDTH_KEY: _int64_feature(int(lab16.shape[1])),
+    }
+    pieces, length = [], 0
+    for key in sorted(entries, key=lambda k: k.encode("utf-8")):
+        entry, entry_length = _delimited(1, _feature_entry(key.encode("utf-8"), entries[key]))
+        pieces += entry
+        length += entry_length
+    return b"".join(_delimited(1, (pieces, length))[0])  # Example.features(1)

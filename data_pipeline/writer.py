@@ -39,10 +39,12 @@ before it: blocks are always processed whole, so every Lab batch, and so
 every byte, is that of an uninterrupted build.
 
 *Parallelism.* Decoding and cropping (about two thirds of the work) run in
-`workers` processes started with the "spawn" context, which import only
-NumPy and Pillow; the main process keeps a bounded window of items in
-flight, so the workers decode the next blocks while it converts block b to
-Lab (TensorFlow), serialises and writes. `data_pipeline.beam` runs the same
+`workers` processes forked from a fork server (or started with "spawn"),
+which import only Pillow (`data_pipeline.decode`) and send each crop's raw
+RGB bytes; the main process keeps a bounded window of items in flight, so
+the workers decode the next blocks while it converts block b to Lab
+(TensorFlow), checks grey and serialises (the protobuf wire format written
+directly, `features.serialize_example`) and writes. `data_pipeline.beam` runs the same
 blocks and the same cut on Apache Beam.
 """
 
@@ -63,6 +65,7 @@ import types
 import numpy as np
 
 from data_pipeline import crops as crops_lib
+from data_pipeline import decode as decode_lib
 from data_pipeline import features
 from data_pipeline import manifest as manifest_lib
 from data_pipeline import preprocess
@@ -211,14 +214,56 @@ def _to_lab(rgb_batch, batch_size):
     the crops padded to `batch_size` (the block size). A plain call of
     `rgb_to_lab` would not do: it runs eagerly the first time it sees a
     shape and compiled afterwards, and the two round differently.
+
+    `rgb_batch` is a list of uint8 `(H, W, 3)` crops, or already a uint8
+    array `(N, H, W, 3)` with N >= `batch_size` whose rows past the crops
+    are zero (the padding), which saves a copy.
     """
     import keras
 
-    batch = np.stack(rgb_batch)
-    padded = np.zeros((max(batch_size, len(batch)),) + batch.shape[1:], batch.dtype)
-    padded[: len(batch)] = batch
+    if isinstance(rgb_batch, np.ndarray) and len(rgb_batch) >= batch_size:
+        padded = rgb_batch
+    else:
+        batch = np.stack(rgb_batch)
+        padded = np.zeros((max(batch_size, len(batch)),) + batch.shape[1:], batch.dtype)
+        padded[: len(batch)] = batch
     lab = _compiled_rgb_to_lab(keras.backend.backend())(padded)
-    return np.asarray(lab, dtype=np.float32)[: len(batch)]
+    return np.asarray(lab, dtype=np.float32)
+
+
+def _crop_array(crop, size):
+    """A crop as a uint8 `(size, size, 3)` array (the workers send encoded images' crops as raw bytes)."""
+    if isinstance(crop, bytes):
+        return np.frombuffer(crop, np.uint8).reshape(size, size, 3)
+    return crop
+
+
+def _grey_scores(labs, threshold):
+    """`preprocess.grey_score` of the examples that may be grey; None for those that certainly are not.
+
+    The score (99th percentile of chroma) needs a sort; most photos are far
+    from grey, so a cheap test comes first: an image with more than 1% of
+    its chroma values clearly (0.1%) above `threshold` has a score above it,
+    whatever the rounding. Only the rest get the exact score, from the same
+    function as before, so the decisions and the manifest's reasons are the
+    same.
+    """
+    if isinstance(labs, np.ndarray) and labs.ndim == 4 and threshold > 0:
+        n = labs.shape[1] * labs.shape[2]
+        index = 0.99 * (n - 1)  # np.percentile's "linear" position of the 99th percentile
+        low = math.floor(index)
+        if n > 1 and index - low < 0.45:  # the score is then c[low] + (c[low + 1] - c[low]) * t >= c[low]
+            ab = labs[..., 1:]
+            squared = np.einsum("nhwc,nhwc->nhw", ab, ab)
+            above = np.count_nonzero(squared.reshape(len(labs), -1) >= np.float32(threshold * threshold * 1.001), axis=1)
+            maybe = np.flatnonzero(above < n - low + 1)  # (n - low + 1 values above: c[low - 1] is above too)
+            scores = [None] * len(labs)
+            if len(maybe):
+                for i, score in zip(maybe, preprocess.grey_scores(labs[maybe])):
+                    scores[i] = score
+            return scores
+    same_size = len({lab.shape for lab in labs}) <= 1
+    return preprocess.grey_scores(np.stack(labs)) if len(labs) and same_size else [preprocess.grey_score(lab) for lab in labs]
 
 
 def convert_block(config, lo, hi, item_results):
@@ -228,7 +273,8 @@ def convert_block(config, lo, hi, item_results):
         config: the `BuildConfig`.
         lo, hi: the block's positions.
         item_results: maps each item index of the block to `(item_id,
-            result)`, the result of `crops.crops_or_skip`.
+            result)`, the result of `crops.crops_or_skip` (or of
+            `decode.decode_task`, whose RGB crops are raw bytes).
 
     Returns:
         A list of `Kept` (serialised example) and `Skipped` (manifest
@@ -236,7 +282,7 @@ def convert_block(config, lo, hi, item_results):
         `Skipped` at its first crop's position, reported by the block
         holding that position.
     """
-    per_item = config.crops_per_image
+    per_item, size = config.crops_per_image, config.image_size
     slots = []
     for item_index in range(lo // per_item, (hi - 1) // per_item + 1):
         item_id, result = item_results[item_index]
@@ -250,29 +296,38 @@ def convert_block(config, lo, hi, item_results):
             example_id = item_id if per_item == 1 else f"{item_id}#{k}"
             slots.append((first + k, example_id, kind, arrays[k]))
     examples = [slot for slot in slots if not isinstance(slot, Skipped)]
-    labs = [array for (_, _, _, array) in examples]
     rgb = [i for i, (_, _, kind, _) in enumerate(examples) if kind == "rgb"]
     if rgb:  # one batch per block: the same batches, so the same float rounding, in every run
-        converted = _to_lab([labs[i] for i in rgb], config.examples_per_shard)
+        batch = np.zeros((max(config.examples_per_shard, len(rgb)), size, size, 3), np.uint8)
+        for j, i in enumerate(rgb):
+            batch[j] = _crop_array(examples[i][3], size)
+        converted = _to_lab(batch, config.examples_per_shard)
+    if len(rgb) == len(examples):
+        labs = converted[: len(rgb)] if rgb else np.zeros((0, size, size, 3), np.float32)
+    else:
+        labs = [array for (_, _, _, array) in examples]
         for j, i in enumerate(rgb):
             labs[i] = converted[j]
-    same_size = len({lab.shape for lab in labs}) <= 1
-    scores = preprocess.grey_scores(np.stack(labs)) if labs and same_size else [preprocess.grey_score(lab) for lab in labs]
-    lab_at = {position: (lab, score) for (position, _, _, _), lab, score in zip(examples, labs, scores)}
-    outcomes = []
+        if len({lab.shape for lab in labs}) == 1:
+            labs = np.stack(labs)
+    scores = [None] * len(examples) if config.grey == "keep" else _grey_scores(labs, config.grey_threshold)
+    stored = labs.astype(features.STORAGE_DTYPE) if isinstance(labs, np.ndarray) else None
+    outcomes, e = [], 0
     for slot in slots:
         if isinstance(slot, Skipped):
             outcomes.append(slot)
             continue
         position, example_id = slot[0], slot[1]
-        lab, score = lab_at[position]
-        is_grey = score < config.grey_threshold
+        score = scores[e]
+        is_grey = score is not None and score < config.grey_threshold
         if is_grey and config.grey == "skip":
             reason = f"greyscale: chroma p99 {score:.2f} < {config.grey_threshold}"
             outcomes.append(Skipped(position, {"id": example_id, "reason": reason, "examples": 1}))
-            continue
-        flagged = is_grey and config.grey == "flag"
-        outcomes.append(Kept(position, example_id, features.encode_example(lab, example_id, grey=flagged), flagged))
+        else:
+            flagged = is_grey and config.grey == "flag"
+            lab16 = stored[e] if stored is not None else np.ascontiguousarray(labs[e], dtype=features.STORAGE_DTYPE)
+            outcomes.append(Kept(position, example_id, features.serialize_example(lab16, example_id, grey=flagged), flagged))
+        e += 1
     return outcomes
 
 
@@ -508,17 +563,36 @@ def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_
     return PreparedBuild(source, config, out_dir, split, total, identity, entry, done, position, False, found)
 
 
+def _pool_context():
+    """The multiprocessing context of the decode workers: "forkserver" where available, else "spawn".
+
+    Both start workers from a fresh interpreter, never a fork of this
+    process (which holds TensorFlow's threads). The fork server imports
+    `data_pipeline.decode` (standard library and Pillow) once, then forks
+    each worker from itself in milliseconds; every "spawn" worker would
+    start an interpreter and import that itself, about 0.2 s of CPU each,
+    which on a small machine is a tenth of a build. The server lives as long
+    as this process and serves later builds too.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["concurrent.futures.process", "data_pipeline.decode"])
+    return context
+
+
 def decode_pool(workers):
     """The worker processes of a build, all started before this returns.
 
-    They are started with the "spawn" context, so they import only what
-    `data_pipeline.crops` needs (no TensorFlow), and while they start the
-    caller's `__main__` module is hidden from `multiprocessing`, so a script
-    that calls `write_shards` without an `if __name__ == "__main__":` guard is
-    not re-run by every worker (the workers run only library code).
+    They start from a fresh interpreter (see `_pool_context`) and import
+    only what `data_pipeline.decode` needs (no TensorFlow, and NumPy only for
+    in-memory payloads and random crops); while they start the caller's
+    `__main__` module is hidden from `multiprocessing`, so a script that
+    calls `write_shards` without an `if __name__ == "__main__":` guard is not
+    re-run by every worker (the workers run only library code).
     """
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=crops_lib.exit_with_parent
+        max_workers=workers, mp_context=_pool_context(), initializer=decode_lib.init_worker
     )
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
@@ -569,7 +643,7 @@ def _item_results(source, config, first_block, num_blocks, workers):
             chunk = list(itertools.islice(items, per_task))
             if chunk:
                 task = [(item_id, payload) for _, (item_id, payload) in chunk]
-                pending.append((chunk, pool.submit(crops_lib.crops_or_skip_many, task, settings)))
+                pending.append((chunk, pool.submit(decode_lib.decode_task, task, settings)))
             while pending and (len(pending) >= window or not chunk):
                 done_chunk, future = pending.popleft()
                 try:
