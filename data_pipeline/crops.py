@@ -15,17 +15,12 @@ pure function of (item id, payload, settings): crops are seeded per item, so
 the process that computes them never changes the bytes.
 """
 
-import collections
-
 import numpy as np
 
 from data_pipeline import decode, preprocess
 from data_pipeline.sources import LabImage
 
-CropSettings = collections.namedtuple(
-    "CropSettings", ["image_size", "crops_per_image", "crop", "crop_scale", "allow_upscale", "seed"]
-)
-CropSettings.__doc__ = "The build settings that decide an item's crops (picklable, sent to the workers)."
+CropSettings = decode.CropSettings
 
 
 def crops_of(item_id, payload, settings):

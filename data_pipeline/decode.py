@@ -13,6 +13,7 @@ pixels: the worker sends a crop's raw RGB bytes, which are exactly
 `np.asarray(crop).tobytes()` of the array the NumPy path returns.
 """
 
+import collections
 import io
 import math
 import multiprocessing
@@ -22,7 +23,17 @@ import threading
 
 from PIL import Image, UnidentifiedImageError
 
+Image.preinit()  # the common formats' plugins, imported once (in the fork server) rather than by every worker
+
 _WHITE = (255, 255, 255)
+
+CropSettings = collections.namedtuple(
+    "CropSettings", ["image_size", "crops_per_image", "crop", "crop_scale", "allow_upscale", "seed"]
+)
+CropSettings.__doc__ = (
+    "The build settings that decide an item's crops (picklable, sent to the workers; defined here so that "
+    "unpickling them needs no NumPy)."
+)
 
 
 class SkipItem(Exception):
@@ -143,7 +154,7 @@ def crop_resize_image(image, box, image_size):
 def crop_images(item_id, payload, settings):
     """The `crops_per_image` RGB Pillow crops of an encoded image; raises `SkipItem` with a reason.
 
-    `settings` is a `crops.CropSettings`. The same crops as `crops.crops_of`.
+    `settings` is a `CropSettings`. The same crops as `crops.crops_of`.
     """
     size = settings.image_size
     min_side = None if settings.allow_upscale else size

@@ -253,8 +253,8 @@ def _grey_scores(labs, threshold):
         index = 0.99 * (n - 1)  # np.percentile's "linear" position of the 99th percentile
         low = math.floor(index)
         if n > 1 and index - low < 0.45:  # the score is then c[low] + (c[low + 1] - c[low]) * t >= c[low]
-            ab = labs[..., 1:]
-            squared = np.einsum("nhwc,nhwc->nhw", ab, ab)
+            squared = labs[..., 1] * labs[..., 1]
+            squared += labs[..., 2] * labs[..., 2]
             above = np.count_nonzero(squared.reshape(len(labs), -1) >= np.float32(threshold * threshold * 1.001), axis=1)
             maybe = np.flatnonzero(above < n - low + 1)  # (n - low + 1 values above: c[low - 1] is above too)
             scores = [None] * len(labs)
@@ -619,12 +619,47 @@ def _source_items(source, config, first_block, num_blocks):
         next_item = end
 
 
+class _PoolStarter:
+    """Starts `decode_pool(workers)` in a background thread, so this process can work while the workers start."""
+
+    def __init__(self, workers):
+        self._done = threading.Event()
+        self._pool = self._error = None
+        self._thread = threading.Thread(target=self._start, args=(workers,), name="decode-pool-start", daemon=True)
+        self._thread.start()
+
+    def _start(self, workers):
+        try:
+            self._pool = decode_pool(workers)
+        except BaseException as error:  # re-raised in the caller's thread by `pool()`
+            self._error = error
+        finally:
+            self._done.set()
+
+    def ready(self):
+        return self._done.is_set()
+
+    def pool(self):
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._pool
+
+    def shutdown(self):
+        self._done.wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _item_results(source, config, first_block, num_blocks, workers):
     """Yields `(item_index, item_id, crops result)` for the items of blocks `first_block..`, in order.
 
     With `workers` > 1 the items are decoded by that many worker processes,
     in tasks of a few items, with a bounded window in flight (about two
-    blocks) so memory stays flat however large the source.
+    blocks) so memory stays flat however large the source. Until the
+    workers have started (the first build of a process also starts the fork
+    server, ~0.1 s) this process decodes the first tasks itself, with the
+    same function.
     """
     settings = crop_settings(config)
     items = _source_items(source, config, first_block, num_blocks)
@@ -636,9 +671,17 @@ def _item_results(source, config, first_block, num_blocks, workers):
         return
     block_items = math.ceil(config.examples_per_shard / config.crops_per_image)
     window = max(4 * workers, math.ceil(2 * block_items / per_task))
-    pool = decode_pool(workers)
+    starter = _PoolStarter(workers)
     pending = collections.deque()
     try:
+        while not starter.ready():
+            chunk = list(itertools.islice(items, per_task))
+            if not chunk:
+                return
+            results = decode_lib.decode_task([(item_id, payload) for _, (item_id, payload) in chunk], settings)
+            for (index, (item_id, _)), result in zip(chunk, results):
+                yield index, item_id, result
+        pool = starter.pool()
         while True:
             chunk = list(itertools.islice(items, per_task))
             if chunk:
@@ -657,7 +700,7 @@ def _item_results(source, config, first_block, num_blocks, workers):
             if not chunk:
                 return
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        starter.shutdown()
 
 
 def _block_stream(build, workers, meter):
