@@ -744,6 +744,59 @@ def _say_found(meter, build):
             meter.say(f"found an unfinished build in {out} with no intact shard{note}; starting from image 0")
 
 
+class _ShardWriter:
+    """Writes the shards, in order, in one background thread while the calling thread converts the next blocks.
+
+    Each shard is written (`write_shard`), appended to `done` and recorded in
+    the manifest exactly as a synchronous loop would, so the files, the
+    manifest and what a kill leaves behind are the same; the waits on the
+    disk (the manifest's fsync, renames) no longer stall the conversion. At
+    most `max_pending` finished shards wait to be written. An error in the
+    thread is raised in the caller at its next `submit`, `wait` or exit.
+    """
+
+    def __init__(self, build, manifest, done, meter, max_pending=2):
+        self.build, self.manifest, self.done, self.meter = build, manifest, done, meter
+        self.max_pending = max_pending
+        self.pending = collections.deque()
+        self.failed = False
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
+
+    def _write(self, index, lo, hi, outcomes):
+        if self.failed:  # never a shard after one that failed: the manifest stays a prefix
+            return
+        build = self.build
+        try:
+            record = write_shard(build.out_dir, build.split, build.config, index, lo, hi, outcomes)
+            self.done.append(record)
+            self.manifest["splits"][build.split] = dict(build.identity, status="building", shards=self.done)
+            manifest_lib.save_manifest(build.out_dir, self.manifest)
+        except BaseException:
+            self.failed = True
+            raise
+        self.meter.shard_written(len(self.done))
+
+    def submit(self, index, lo, hi, outcomes):
+        while self.pending and (self.pending[0].done() or len(self.pending) >= self.max_pending):
+            self.pending.popleft().result()
+        self.pending.append(self.executor.submit(self._write, index, lo, hi, outcomes))
+
+    def wait(self):
+        """Returns once every submitted shard is written (raising the first error)."""
+        while self.pending:
+            self.pending.popleft().result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        try:
+            if error_type is None:
+                self.wait()
+        finally:
+            self.executor.shutdown(wait=True)  # after an error: the shards already finished are still written
+
+
 def write_shards(
     source,
     out_dir,
@@ -827,12 +880,10 @@ def write_shards(
     meter.resume_from(build.position // config.crops_per_image, len(done), sum(r["count"] for r in done))
     manifest = manifest_lib.load_manifest(build.out_dir)
     stream = _block_stream(build, workers, meter)
-    for index, lo, hi, outcomes in cut_shards(stream, config.examples_per_shard, len(done), build.position, build.total):
-        record = write_shard(build.out_dir, build.split, config, index, lo, hi, outcomes)
-        done.append(record)
-        manifest["splits"][build.split] = dict(build.identity, status="building", shards=done)
-        manifest_lib.save_manifest(build.out_dir, manifest)
-        meter.shard_written(len(done))
+    with _ShardWriter(build, manifest, done, meter) as shards:
+        meter.before_line = shards.wait  # a progress line counts only the shards already written
+        for index, lo, hi, outcomes in cut_shards(stream, config.examples_per_shard, len(done), build.position, build.total):
+            shards.submit(index, lo, hi, outcomes)
     entry = finish_build(build.out_dir, build.split, build.identity, done)
     meter.finish(entry, build.out_dir)
     return entry

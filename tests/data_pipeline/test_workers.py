@@ -96,3 +96,24 @@ def test_batched_grey_scores_equal_the_per_image_score():
     assert scores == [preprocess.grey_score(lab) for lab in labs]  # identical: the skip decisions cannot change
     reference = [np.percentile(np.sqrt(lab[..., 1].astype(np.float64) ** 2 + lab[..., 2] ** 2), 99) for lab in labs]
     np.testing.assert_allclose(scores, reference, rtol=1e-5)
+
+
+def test_a_failed_shard_write_stops_the_build_and_the_rerun_resumes(png_folder, tmp_path, monkeypatch):
+    root, _ = png_folder
+    settings = dict(image_size=16, examples_per_shard=4, workers=1)
+    real_write = writer.write_shard
+
+    def failing(out_dir, split, config, index, *args):
+        if index == 2:  # written in the background thread: the error reaches the caller
+            raise OSError("disk full")
+        return real_write(out_dir, split, config, index, *args)
+
+    monkeypatch.setattr(writer, "write_shard", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_shards(f"folder:{root}", tmp_path / "out", **settings)
+    partial = json.loads((tmp_path / "out" / "manifest.json").read_text())["splits"]["train"]
+    assert partial["status"] == "building" and [s["index"] for s in partial["shards"]] == [0, 1]
+    monkeypatch.undo()
+    write_shards(f"folder:{root}", tmp_path / "out", **settings)
+    write_shards(f"folder:{root}", tmp_path / "clean", **settings)
+    assert _files(tmp_path / "out") == _files(tmp_path / "clean")
