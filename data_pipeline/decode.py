@@ -202,8 +202,14 @@ def imported_modules():
     return sorted(sys.modules)
 
 
-def init_worker():
-    """Worker initializer: end this process when the build's process dies, even by SIGKILL, instead of lingering."""
+def init_worker(started=None):
+    """Worker initializer: end this process when the build's process dies, even by SIGKILL, instead of lingering.
+
+    `started`, a `multiprocessing.Barrier` for all the pool's workers, holds
+    each one here until every worker has started (see `writer.decode_pool`).
+    """
+    if started is not None:
+        started.wait(timeout=300)
     parent = multiprocessing.parent_process()
     if parent is None:
         return

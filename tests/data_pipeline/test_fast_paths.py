@@ -122,3 +122,27 @@ def test_grey_prefilter_gives_the_exact_decisions_and_scores():
     small = np.zeros((3, 32, 32, 3), np.float32)
     assert writer._grey_scores(small, threshold) == preprocess.grey_scores(small)
     np.testing.assert_array_equal(writer._grey_scores(labs, 0.0), exact)  # no threshold to compare with: all exact
+
+
+def test_tensorflow_float16_cast_equals_numpy_conversion():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    bits = rng.integers(0, 1 << 32, size=4_000_000, dtype=np.uint64).astype(np.uint32)
+    # Every float32 in the range Lab values take (|x| < 256), ties between float16 neighbours included.
+    dense = np.arange(0x33000000, 0x43800000, 97, dtype=np.uint32)  # 97 is odd: every rounding residue, ties too
+    values = np.concatenate([bits, dense, dense | 0x80000000]).view(np.float32)
+    values = values[~np.isnan(values)]  # NaN payloads are not specified; Lab from uint8 RGB has none
+    with np.errstate(over="ignore"):
+        expected = values.astype("<f2")
+    got = tf.cast(values, tf.float16).numpy().astype("<f2", copy=False)
+    np.testing.assert_array_equal(got.view(np.uint16), expected.view(np.uint16))
+
+
+def test_block_lab_and_its_float16_copy_equal_the_plain_computations():
+    rng = np.random.default_rng(2)
+    batch = np.zeros((8, 4, 4, 3), np.uint8)
+    batch[:5] = rng.integers(0, 256, size=(5, 4, 4, 3), dtype=np.uint8)
+    lab, stored = writer._to_lab_and_stored(batch, 8)
+    np.testing.assert_array_equal(lab, writer._to_lab(list(batch[:5]), 8)[:8])
+    np.testing.assert_array_equal(stored.view(np.uint16), lab.astype("<f2").view(np.uint16))

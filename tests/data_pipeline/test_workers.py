@@ -117,3 +117,20 @@ def test_a_failed_shard_write_stops_the_build_and_the_rerun_resumes(png_folder, 
     write_shards(f"folder:{root}", tmp_path / "out", **settings)
     write_shards(f"folder:{root}", tmp_path / "clean", **settings)
     assert _files(tmp_path / "out") == _files(tmp_path / "clean")
+
+
+def test_decode_pool_starts_every_worker_while_main_is_hidden():
+    """A worker started later, by a build's own submit, would re-import the caller's `__main__` script."""
+    import threading
+
+    for _ in range(10):
+        box = {}
+        starter = threading.Thread(target=lambda: box.setdefault("pool", writer.decode_pool(3)))
+        starter.start()
+        while starter.is_alive():  # busy in Python meanwhile, as a build decoding while its workers start
+            sum(range(1000))
+        pool = box["pool"]
+        try:
+            assert len(pool._processes) == 3  # all started inside decode_pool (dynamic spawning would add one later)
+        finally:
+            pool.shutdown()
