@@ -19,6 +19,8 @@ and far more near black). Halving the bytes against float32 halves disk and
 read bandwidth, which is what bounds the reader.
 """
 
+import functools
+
 import numpy as np
 
 LAB_KEY = "lab"
@@ -69,3 +71,86 @@ def feature_spec():
         ID_KEY: tf.io.FixedLenFeature([], tf.string),
         GREY_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=0),
     }
+
+
+def _varint(value):
+    value &= (1 << 64) - 1  # int64 as protobuf stores it: two's complement, ten bytes when negative
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _delimited(field, pieces):
+    """A length-delimited field (tag, length, payload) around `pieces`: `(pieces, total length)`."""
+    payload, length = pieces
+    head = _varint(field << 3 | 2) + _varint(length)
+    return [head, *payload], len(head) + length
+
+
+def _feature_entry(key, feature):
+    """One entry of `Features.feature` (a map: key = field 1, value = field 2)."""
+    key_pieces, key_length = _delimited(1, ([key], len(key)))
+    value_pieces, value_length = _delimited(2, feature)
+    return key_pieces + value_pieces, key_length + value_length
+
+
+def _bytes_feature(value):
+    return _delimited(1, _delimited(1, ([value], len(value))))  # Feature.bytes_list(1).value(1)
+
+
+def _int64_feature(value):
+    packed = _varint(value)
+    return _delimited(3, _delimited(1, ([packed], len(packed))))  # Feature.int64_list(3).value(1), packed
+
+
+@functools.lru_cache(maxsize=64)
+def _example_parts(height, width, grey):
+    """The parts of an Example's `Features` that depend only on the image's shape and grey flag.
+
+    Returns the bytes before the `id` entry, the `lab` entry's header (up to
+    its pixel bytes) and the bytes after the pixels, per `serialize_example`.
+    """
+    nbytes = height * width * 3 * STORAGE_DTYPE.itemsize
+    entries = {
+        GREY_KEY: _int64_feature(int(bool(grey))),
+        HEIGHT_KEY: _int64_feature(height),
+        LAB_KEY: _bytes_feature(b"\0" * nbytes),
+        WIDTH_KEY: _int64_feature(width),
+    }
+    keys = sorted([*entries, ID_KEY], key=lambda k: k.encode("utf-8"))
+    if keys != [GREY_KEY, HEIGHT_KEY, ID_KEY, LAB_KEY, WIDTH_KEY]:  # the layout below assumes this order
+        raise AssertionError(keys)
+    before = b"".join(b"".join(_delimited(1, _feature_entry(k.encode(), entries[k]))[0]) for k in (GREY_KEY, HEIGHT_KEY))
+    lab_entry = b"".join(_delimited(1, _feature_entry(LAB_KEY.encode(), entries[LAB_KEY]))[0])
+    lab_head = lab_entry[: len(lab_entry) - nbytes]
+    after = b"".join(_delimited(1, _feature_entry(WIDTH_KEY.encode(), entries[WIDTH_KEY]))[0])
+    return before, lab_head, after
+
+
+_ID_TAGS = (_varint(1 << 3 | 2), _varint(2 << 3 | 2))
+
+
+def serialize_example(lab16, example_id, grey=False):
+    """The bytes of `encode_example(lab, example_id, grey)` from the stored array, without TensorFlow.
+
+    `lab16` is the Lab image already in `STORAGE_DTYPE`, C-contiguous `(H, W,
+    3)`. Writes the protobuf wire format of the `tf.train.Example` directly
+    (its map entries in sorted key order, as `SerializeToString(
+    deterministic=True)` does), copying the pixel bytes once; only the `id`
+    entry and the outer length are computed per example. A test checks it
+    equals `tf.train.Example(...).SerializeToString()` byte for byte.
+    """
+    if lab16.ndim != 3 or lab16.shape[-1] != 3 or lab16.dtype != STORAGE_DTYPE or not lab16.flags.c_contiguous:
+        raise ValueError(f"serialize_example expects C-contiguous {STORAGE_DTYPE} (H, W, 3); received {lab16.dtype} {lab16.shape}.")
+    before, lab_head, after = _example_parts(int(lab16.shape[0]), int(lab16.shape[1]), bool(grey))
+    key_tag, value_tag = _ID_TAGS
+    raw_id = example_id.encode("utf-8")
+    bytes_list = key_tag + _varint(len(raw_id)) + raw_id  # BytesList.value(1)
+    feature = key_tag + _varint(len(bytes_list)) + bytes_list  # Feature.bytes_list(1)
+    entry = b"\n\x02id" + value_tag + _varint(len(feature)) + feature  # map entry: key(1) = "id", value(2)
+    id_entry = key_tag + _varint(len(entry)) + entry  # Features.feature(1)
+    length = len(before) + len(id_entry) + len(lab_head) + lab16.nbytes + len(after)
+    return b"".join((key_tag, _varint(length), before, id_entry, lab_head, memoryview(lab16).cast("B"), after))

@@ -26,29 +26,11 @@ Choices the issue leaves open, stated once:
 """
 
 import hashlib
-import io
-import pathlib
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-_WHITE = (255, 255, 255)
-
-
-class SkipItem(Exception):
-    """Raised for one source item that cannot become an example; the build goes on."""
-
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _open(payload):
-    if isinstance(payload, (str, pathlib.Path)):
-        return Image.open(payload)
-    if isinstance(payload, (bytes, bytearray)):
-        return Image.open(io.BytesIO(payload))
-    raise TypeError(f"cannot decode payload of type {type(payload).__name__}")
+from data_pipeline.decode import SkipItem, crop_boxes, decode_rgb_image, to_rgb_image  # noqa: F401 (re-exported)
 
 
 def decode_image(payload, min_side=None, draft_side=None):
@@ -64,49 +46,12 @@ def decode_image(payload, min_side=None, draft_side=None):
     Raises:
         SkipItem: with a reason, for anything that is not a readable image.
     """
-    try:
-        image = _open(payload)
-    except UnidentifiedImageError:
-        raise SkipItem("not an image: the decoder does not recognise the file format") from None
-    except (OSError, ValueError) as error:
-        raise SkipItem(f"unreadable file: {error}") from None
-    with image:
-        width, height = image.size
-        if min_side is not None and min(width, height) < min_side:
-            raise SkipItem(f"too small: {width}x{height} pixels, shorter side below {min_side}")
-        if draft_side is not None and image.format == "JPEG" and image.mode in ("RGB", "L", "CMYK", "YCbCr"):
-            scale = draft_side / min(width, height)
-            image.draft(image.mode, (max(1, int(np.ceil(width * scale))), max(1, int(np.ceil(height * scale)))))
-        try:
-            image.load()
-        except (OSError, ValueError, SyntaxError) as error:
-            raise SkipItem(f"corrupt or truncated image data: {error}") from None
-        return pil_to_rgb(image)
+    return np.asarray(decode_rgb_image(payload, min_side=min_side, draft_side=draft_side), dtype=np.uint8)
 
 
 def pil_to_rgb(image):
     """Converts a loaded Pillow image of any common mode to RGB uint8 `(H, W, 3)`."""
-    mode = image.mode
-    if mode == "RGB":
-        return np.asarray(image, dtype=np.uint8)
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        mode = image.mode
-        if mode == "RGB":
-            return np.asarray(image, dtype=np.uint8)
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, _WHITE + (255,))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
-    if mode in ("L", "1"):
-        return np.repeat(np.asarray(image.convert("L"), dtype=np.uint8)[..., None], 3, axis=-1)
-    if mode.startswith("I;16"):
-        grey16 = np.asarray(image).astype(np.float64)
-        grey8 = np.round(grey16 * (255.0 / 65535.0)).astype(np.uint8)
-        return np.repeat(grey8[..., None], 3, axis=-1)
-    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    raise SkipItem(f"unsupported pixel mode {mode!r}: its intensity scale is not defined")
+    return np.asarray(to_rgb_image(image), dtype=np.uint8)
 
 
 def rgb_array_to_uint8(array):
@@ -131,33 +76,6 @@ def item_rng(seed, item_id):
     """A NumPy generator seeded from (seed, item id) only: crops do not depend on order."""
     digest = hashlib.sha256(f"{seed}:{item_id}".encode("utf-8")).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
-def crop_boxes(height, width, image_size, num_crops, mode, scale_range, rng):
-    """Square crop windows `(left, top, side)` in an image of the given size.
-
-    `mode="center"`: the largest centred square (the photo resized so its
-    shorter side is `image_size`, then centre-cropped). `mode="random"`: a
-    square of side `u * min(height, width)` with `u` uniform in
-    `scale_range`, never below `image_size` (so nothing is upsampled), at a
-    uniform random position. Crop k of an item is always the k-th draw.
-    """
-    short = min(height, width)
-    boxes = []
-    for _ in range(num_crops):
-        if mode == "center":
-            side = short
-            left, top = (width - side) // 2, (height - side) // 2
-        elif mode == "random":
-            low, high = scale_range
-            side = int(round(short * rng.uniform(low, high)))
-            side = int(min(short, max(side, min(image_size, short))))
-            left = int(rng.integers(0, width - side + 1))
-            top = int(rng.integers(0, height - side + 1))
-        else:
-            raise ValueError(f"crop must be 'center' or 'random'; received crop={mode!r}")
-        boxes.append((left, top, side))
-    return boxes
 
 
 def crop_resize_rgb(rgb, box, image_size):

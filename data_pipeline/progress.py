@@ -49,6 +49,7 @@ class BuildProgress:
         self.first_item = 0
         self.items = self.shards = self.examples_before = self.kept = self.seen = 0
         self._open_line = False
+        self.before_line = None  # called before a progress line (the writer waits for the shards in flight)
 
     def _write(self, line, final=True):
         if not self.enabled:
@@ -96,6 +97,8 @@ class BuildProgress:
         if not self.enabled or now - self.last < self.interval:
             return
         self.last = now
+        if self.before_line is not None:
+            self.before_line()
         rate = self.rate()
         left = self.total_items - self.items
         eta = _duration(left / rate) if rate > 0 else "?"

@@ -39,10 +39,12 @@ before it: blocks are always processed whole, so every Lab batch, and so
 every byte, is that of an uninterrupted build.
 
 *Parallelism.* Decoding and cropping (about two thirds of the work) run in
-`workers` processes started with the "spawn" context, which import only
-NumPy and Pillow; the main process keeps a bounded window of items in
-flight, so the workers decode the next blocks while it converts block b to
-Lab (TensorFlow), serialises and writes. `data_pipeline.beam` runs the same
+`workers` processes forked from a fork server (or started with "spawn"),
+which import only Pillow (`data_pipeline.decode`) and send each crop's raw
+RGB bytes; the main process keeps a bounded window of items in flight, so
+the workers decode the next blocks while it converts block b to Lab
+(TensorFlow), checks grey and serialises (the protobuf wire format written
+directly, `features.serialize_example`) and writes. `data_pipeline.beam` runs the same
 blocks and the same cut on Apache Beam.
 """
 
@@ -63,6 +65,7 @@ import types
 import numpy as np
 
 from data_pipeline import crops as crops_lib
+from data_pipeline import decode as decode_lib
 from data_pipeline import features
 from data_pipeline import manifest as manifest_lib
 from data_pipeline import preprocess
@@ -211,14 +214,74 @@ def _to_lab(rgb_batch, batch_size):
     the crops padded to `batch_size` (the block size). A plain call of
     `rgb_to_lab` would not do: it runs eagerly the first time it sees a
     shape and compiled afterwards, and the two round differently.
+
+    `rgb_batch` is a list of uint8 `(H, W, 3)` crops, or already a uint8
+    array `(N, H, W, 3)` with N >= `batch_size` whose rows past the crops
+    are zero (the padding), which saves a copy.
     """
     import keras
 
-    batch = np.stack(rgb_batch)
-    padded = np.zeros((max(batch_size, len(batch)),) + batch.shape[1:], batch.dtype)
-    padded[: len(batch)] = batch
+    if isinstance(rgb_batch, np.ndarray) and len(rgb_batch) >= batch_size:
+        padded = rgb_batch
+    else:
+        batch = np.stack(rgb_batch)
+        padded = np.zeros((max(batch_size, len(batch)),) + batch.shape[1:], batch.dtype)
+        padded[: len(batch)] = batch
     lab = _compiled_rgb_to_lab(keras.backend.backend())(padded)
-    return np.asarray(lab, dtype=np.float32)[: len(batch)]
+    return np.asarray(lab, dtype=np.float32)
+
+
+def _to_lab_and_stored(batch, batch_size):
+    """`_to_lab` of a padded uint8 batch, and the same Lab in `features.STORAGE_DTYPE` (float16).
+
+    On TensorFlow the float16 copy comes from `tf.cast` of the result, four
+    times faster than NumPy's conversion and bit-identical to it (both round
+    to nearest even; a test compares them); elsewhere it is NumPy's.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        lab = _to_lab(batch, batch_size)
+        return lab, lab.astype(features.STORAGE_DTYPE)
+    import tensorflow as tf
+
+    lab = _compiled_rgb_to_lab("tensorflow")(batch)
+    return np.asarray(lab, dtype=np.float32), tf.cast(lab, tf.float16).numpy().astype(features.STORAGE_DTYPE, copy=False)
+
+
+def _crop_array(crop, size):
+    """A crop as a uint8 `(size, size, 3)` array (the workers send encoded images' crops as raw bytes)."""
+    if isinstance(crop, bytes):
+        return np.frombuffer(crop, np.uint8).reshape(size, size, 3)
+    return crop
+
+
+def _grey_scores(labs, threshold):
+    """`preprocess.grey_score` of the examples that may be grey; None for those that certainly are not.
+
+    The score (99th percentile of chroma) needs a sort; most photos are far
+    from grey, so a cheap test comes first: an image with more than 1% of
+    its chroma values clearly (0.1%) above `threshold` has a score above it,
+    whatever the rounding. Only the rest get the exact score, from the same
+    function as before, so the decisions and the manifest's reasons are the
+    same.
+    """
+    if isinstance(labs, np.ndarray) and labs.ndim == 4 and threshold > 0:
+        n = labs.shape[1] * labs.shape[2]
+        index = 0.99 * (n - 1)  # np.percentile's "linear" position of the 99th percentile
+        low = math.floor(index)
+        if n > 1 and index - low < 0.45:  # the score is then c[low] + (c[low + 1] - c[low]) * t >= c[low]
+            squared = labs[..., 1] * labs[..., 1]
+            squared += labs[..., 2] * labs[..., 2]
+            above = np.count_nonzero(squared.reshape(len(labs), -1) >= np.float32(threshold * threshold * 1.001), axis=1)
+            maybe = np.flatnonzero(above < n - low + 1)  # (n - low + 1 values above: c[low - 1] is above too)
+            scores = [None] * len(labs)
+            if len(maybe):
+                for i, score in zip(maybe, preprocess.grey_scores(labs[maybe])):
+                    scores[i] = score
+            return scores
+    same_size = len({lab.shape for lab in labs}) <= 1
+    return preprocess.grey_scores(np.stack(labs)) if len(labs) and same_size else [preprocess.grey_score(lab) for lab in labs]
 
 
 def convert_block(config, lo, hi, item_results):
@@ -228,7 +291,8 @@ def convert_block(config, lo, hi, item_results):
         config: the `BuildConfig`.
         lo, hi: the block's positions.
         item_results: maps each item index of the block to `(item_id,
-            result)`, the result of `crops.crops_or_skip`.
+            result)`, the result of `crops.crops_or_skip` (or of
+            `decode.decode_task`, whose RGB crops are raw bytes).
 
     Returns:
         A list of `Kept` (serialised example) and `Skipped` (manifest
@@ -236,7 +300,7 @@ def convert_block(config, lo, hi, item_results):
         `Skipped` at its first crop's position, reported by the block
         holding that position.
     """
-    per_item = config.crops_per_image
+    per_item, size = config.crops_per_image, config.image_size
     slots = []
     for item_index in range(lo // per_item, (hi - 1) // per_item + 1):
         item_id, result = item_results[item_index]
@@ -250,29 +314,41 @@ def convert_block(config, lo, hi, item_results):
             example_id = item_id if per_item == 1 else f"{item_id}#{k}"
             slots.append((first + k, example_id, kind, arrays[k]))
     examples = [slot for slot in slots if not isinstance(slot, Skipped)]
-    labs = [array for (_, _, _, array) in examples]
     rgb = [i for i, (_, _, kind, _) in enumerate(examples) if kind == "rgb"]
     if rgb:  # one batch per block: the same batches, so the same float rounding, in every run
-        converted = _to_lab([labs[i] for i in rgb], config.examples_per_shard)
+        batch = np.zeros((max(config.examples_per_shard, len(rgb)), size, size, 3), np.uint8)
+        for j, i in enumerate(rgb):
+            batch[j] = _crop_array(examples[i][3], size)
+        converted, converted_stored = _to_lab_and_stored(batch, config.examples_per_shard)
+    stored = None
+    if len(rgb) == len(examples):
+        labs = converted[: len(rgb)] if rgb else np.zeros((0, size, size, 3), np.float32)
+        stored = converted_stored[: len(rgb)] if rgb else None
+    else:
+        labs = [array for (_, _, _, array) in examples]
         for j, i in enumerate(rgb):
             labs[i] = converted[j]
-    same_size = len({lab.shape for lab in labs}) <= 1
-    scores = preprocess.grey_scores(np.stack(labs)) if labs and same_size else [preprocess.grey_score(lab) for lab in labs]
-    lab_at = {position: (lab, score) for (position, _, _, _), lab, score in zip(examples, labs, scores)}
-    outcomes = []
+        if len({lab.shape for lab in labs}) == 1:
+            labs = np.stack(labs)
+    scores = [None] * len(examples) if config.grey == "keep" else _grey_scores(labs, config.grey_threshold)
+    if stored is None and isinstance(labs, np.ndarray):
+        stored = labs.astype(features.STORAGE_DTYPE)
+    outcomes, e = [], 0
     for slot in slots:
         if isinstance(slot, Skipped):
             outcomes.append(slot)
             continue
         position, example_id = slot[0], slot[1]
-        lab, score = lab_at[position]
-        is_grey = score < config.grey_threshold
+        score = scores[e]
+        is_grey = score is not None and score < config.grey_threshold
         if is_grey and config.grey == "skip":
             reason = f"greyscale: chroma p99 {score:.2f} < {config.grey_threshold}"
             outcomes.append(Skipped(position, {"id": example_id, "reason": reason, "examples": 1}))
-            continue
-        flagged = is_grey and config.grey == "flag"
-        outcomes.append(Kept(position, example_id, features.encode_example(lab, example_id, grey=flagged), flagged))
+        else:
+            flagged = is_grey and config.grey == "flag"
+            lab16 = stored[e] if stored is not None else np.ascontiguousarray(labs[e], dtype=features.STORAGE_DTYPE)
+            outcomes.append(Kept(position, example_id, features.serialize_example(lab16, example_id, grey=flagged), flagged))
+        e += 1
     return outcomes
 
 
@@ -508,17 +584,39 @@ def prepare_build(source, out_dir, config, *, split=None, overwrite=False, data_
     return PreparedBuild(source, config, out_dir, split, total, identity, entry, done, position, False, found)
 
 
+def _pool_context():
+    """The multiprocessing context of the decode workers: "forkserver" where available, else "spawn".
+
+    Both start workers from a fresh interpreter, never a fork of this
+    process (which holds TensorFlow's threads). The fork server imports
+    `data_pipeline.decode` (standard library and Pillow) once, then forks
+    each worker from itself in milliseconds; every "spawn" worker would
+    start an interpreter and import that itself, about 0.2 s of CPU each,
+    which on a small machine is a tenth of a build. The server lives as long
+    as this process and serves later builds too.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["concurrent.futures.process", "data_pipeline.decode"])
+    return context
+
+
 def decode_pool(workers):
     """The worker processes of a build, all started before this returns.
 
-    They are started with the "spawn" context, so they import only what
-    `data_pipeline.crops` needs (no TensorFlow), and while they start the
-    caller's `__main__` module is hidden from `multiprocessing`, so a script
-    that calls `write_shards` without an `if __name__ == "__main__":` guard is
-    not re-run by every worker (the workers run only library code).
+    They start from a fresh interpreter (see `_pool_context`) and import
+    only what `data_pipeline.decode` needs (no TensorFlow, and NumPy only for
+    in-memory payloads and random crops); while they start the caller's
+    `__main__` module is hidden from `multiprocessing`, so a script that
+    calls `write_shards` without an `if __name__ == "__main__":` guard is not
+    re-run by every worker (the workers run only library code).
     """
+    context = _pool_context()
+    # ProcessPoolExecutor starts a process per submit only while no worker is idle; the barrier keeps every
+    # worker busy (in its initializer) until all have started, so all start here, with `__main__` hidden.
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=crops_lib.exit_with_parent
+        max_workers=workers, mp_context=context, initializer=decode_lib.init_worker, initargs=(context.Barrier(workers),)
     )
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
@@ -545,12 +643,47 @@ def _source_items(source, config, first_block, num_blocks):
         next_item = end
 
 
+class _PoolStarter:
+    """Starts `decode_pool(workers)` in a background thread, so this process can work while the workers start."""
+
+    def __init__(self, workers):
+        self._done = threading.Event()
+        self._pool = self._error = None
+        self._thread = threading.Thread(target=self._start, args=(workers,), name="decode-pool-start", daemon=True)
+        self._thread.start()
+
+    def _start(self, workers):
+        try:
+            self._pool = decode_pool(workers)
+        except BaseException as error:  # re-raised in the caller's thread by `pool()`
+            self._error = error
+        finally:
+            self._done.set()
+
+    def ready(self):
+        return self._done.is_set()
+
+    def pool(self):
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._pool
+
+    def shutdown(self):
+        self._done.wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _item_results(source, config, first_block, num_blocks, workers):
     """Yields `(item_index, item_id, crops result)` for the items of blocks `first_block..`, in order.
 
     With `workers` > 1 the items are decoded by that many worker processes,
     in tasks of a few items, with a bounded window in flight (about two
-    blocks) so memory stays flat however large the source.
+    blocks) so memory stays flat however large the source. Until the
+    workers have started (the first build of a process also starts the fork
+    server, ~0.1 s) this process decodes the first tasks itself, with the
+    same function.
     """
     settings = crop_settings(config)
     items = _source_items(source, config, first_block, num_blocks)
@@ -562,14 +695,22 @@ def _item_results(source, config, first_block, num_blocks, workers):
         return
     block_items = math.ceil(config.examples_per_shard / config.crops_per_image)
     window = max(4 * workers, math.ceil(2 * block_items / per_task))
-    pool = decode_pool(workers)
+    starter = _PoolStarter(workers)
     pending = collections.deque()
     try:
+        while not starter.ready():
+            chunk = list(itertools.islice(items, per_task))
+            if not chunk:
+                return
+            results = decode_lib.decode_task([(item_id, payload) for _, (item_id, payload) in chunk], settings)
+            for (index, (item_id, _)), result in zip(chunk, results):
+                yield index, item_id, result
+        pool = starter.pool()
         while True:
             chunk = list(itertools.islice(items, per_task))
             if chunk:
                 task = [(item_id, payload) for _, (item_id, payload) in chunk]
-                pending.append((chunk, pool.submit(crops_lib.crops_or_skip_many, task, settings)))
+                pending.append((chunk, pool.submit(decode_lib.decode_task, task, settings)))
             while pending and (len(pending) >= window or not chunk):
                 done_chunk, future = pending.popleft()
                 try:
@@ -583,7 +724,7 @@ def _item_results(source, config, first_block, num_blocks, workers):
             if not chunk:
                 return
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        starter.shutdown()
 
 
 def _block_stream(build, workers, meter):
@@ -625,6 +766,59 @@ def _say_found(meter, build):
             )
         else:
             meter.say(f"found an unfinished build in {out} with no intact shard{note}; starting from image 0")
+
+
+class _ShardWriter:
+    """Writes the shards, in order, in one background thread while the calling thread converts the next blocks.
+
+    Each shard is written (`write_shard`), appended to `done` and recorded in
+    the manifest exactly as a synchronous loop would, so the files, the
+    manifest and what a kill leaves behind are the same; the waits on the
+    disk (the manifest's fsync, renames) no longer stall the conversion. At
+    most `max_pending` finished shards wait to be written. An error in the
+    thread is raised in the caller at its next `submit`, `wait` or exit.
+    """
+
+    def __init__(self, build, manifest, done, meter, max_pending=2):
+        self.build, self.manifest, self.done, self.meter = build, manifest, done, meter
+        self.max_pending = max_pending
+        self.pending = collections.deque()
+        self.failed = False
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-writer")
+
+    def _write(self, index, lo, hi, outcomes):
+        if self.failed:  # never a shard after one that failed: the manifest stays a prefix
+            return
+        build = self.build
+        try:
+            record = write_shard(build.out_dir, build.split, build.config, index, lo, hi, outcomes)
+            self.done.append(record)
+            self.manifest["splits"][build.split] = dict(build.identity, status="building", shards=self.done)
+            manifest_lib.save_manifest(build.out_dir, self.manifest)
+        except BaseException:
+            self.failed = True
+            raise
+        self.meter.shard_written(len(self.done))
+
+    def submit(self, index, lo, hi, outcomes):
+        while self.pending and (self.pending[0].done() or len(self.pending) >= self.max_pending):
+            self.pending.popleft().result()
+        self.pending.append(self.executor.submit(self._write, index, lo, hi, outcomes))
+
+    def wait(self):
+        """Returns once every submitted shard is written (raising the first error)."""
+        while self.pending:
+            self.pending.popleft().result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        try:
+            if error_type is None:
+                self.wait()
+        finally:
+            self.executor.shutdown(wait=True)  # after an error: the shards already finished are still written
 
 
 def write_shards(
@@ -710,12 +904,10 @@ def write_shards(
     meter.resume_from(build.position // config.crops_per_image, len(done), sum(r["count"] for r in done))
     manifest = manifest_lib.load_manifest(build.out_dir)
     stream = _block_stream(build, workers, meter)
-    for index, lo, hi, outcomes in cut_shards(stream, config.examples_per_shard, len(done), build.position, build.total):
-        record = write_shard(build.out_dir, build.split, config, index, lo, hi, outcomes)
-        done.append(record)
-        manifest["splits"][build.split] = dict(build.identity, status="building", shards=done)
-        manifest_lib.save_manifest(build.out_dir, manifest)
-        meter.shard_written(len(done))
+    with _ShardWriter(build, manifest, done, meter) as shards:
+        meter.before_line = shards.wait  # a progress line counts only the shards already written
+        for index, lo, hi, outcomes in cut_shards(stream, config.examples_per_shard, len(done), build.position, build.total):
+            shards.submit(index, lo, hi, outcomes)
     entry = finish_build(build.out_dir, build.split, build.identity, done)
     meter.finish(entry, build.out_dir)
     return entry

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_pipeline import crops, iterate_numpy, write_shards, writer
+from data_pipeline import crops, decode, iterate_numpy, write_shards, writer
 
 
 @pytest.fixture
@@ -62,20 +62,20 @@ def test_one_and_two_workers_write_identical_shards_and_manifest(photos_with_bad
         assert sum(counts) == 3 * 22 and one["num_flagged_grey"] >= 3
 
 
-def test_decode_workers_never_import_tensorflow(png_folder):
+def test_decode_workers_never_import_tensorflow_or_numpy(png_folder):
     root, expected = png_folder
     settings = crops.CropSettings(16, 1, "center", (0.25, 1.0), False, 0)
-    pool = writer.decode_pool(2)
+    pool = writer.decode_pool(1)  # one worker runs both tasks: the modules are those a decode task needed
     try:
-        [(kind, arrays)] = pool.submit(crops.crops_or_skip_many, [("a", root / "class_0/img_000.png")], settings).result()
-        modules = pool.submit(crops.imported_modules).result()
+        [(kind, crops_bytes)] = pool.submit(decode.decode_task, [("a", root / "class_0/img_000.png")], settings).result()
+        modules = pool.submit(decode.imported_modules).result()
     finally:
         pool.shutdown()
     assert kind == "rgb"
-    np.testing.assert_array_equal(arrays[0], expected["class_0/img_000.png"])
-    assert "PIL.Image" in modules and "data_pipeline.crops" in modules
-    heavy = [m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch", "colorization")]
-    assert heavy == []
+    np.testing.assert_array_equal(np.frombuffer(crops_bytes[0], np.uint8).reshape(16, 16, 3), expected["class_0/img_000.png"])
+    assert "PIL.Image" in modules and "data_pipeline.decode" in modules
+    heavy = [m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch", "colorization", "numpy")]
+    assert heavy == []  # NumPy is most of a worker's start-up; encoded images never need it
 
 
 def test_manifest_records_the_cut_and_readers_see_only_final_names(photos_with_bad_inputs, tmp_path):
@@ -96,3 +96,41 @@ def test_batched_grey_scores_equal_the_per_image_score():
     assert scores == [preprocess.grey_score(lab) for lab in labs]  # identical: the skip decisions cannot change
     reference = [np.percentile(np.sqrt(lab[..., 1].astype(np.float64) ** 2 + lab[..., 2] ** 2), 99) for lab in labs]
     np.testing.assert_allclose(scores, reference, rtol=1e-5)
+
+
+def test_a_failed_shard_write_stops_the_build_and_the_rerun_resumes(png_folder, tmp_path, monkeypatch):
+    root, _ = png_folder
+    settings = dict(image_size=16, examples_per_shard=4, workers=1)
+    real_write = writer.write_shard
+
+    def failing(out_dir, split, config, index, *args):
+        if index == 2:  # written in the background thread: the error reaches the caller
+            raise OSError("disk full")
+        return real_write(out_dir, split, config, index, *args)
+
+    monkeypatch.setattr(writer, "write_shard", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_shards(f"folder:{root}", tmp_path / "out", **settings)
+    partial = json.loads((tmp_path / "out" / "manifest.json").read_text())["splits"]["train"]
+    assert partial["status"] == "building" and [s["index"] for s in partial["shards"]] == [0, 1]
+    monkeypatch.undo()
+    write_shards(f"folder:{root}", tmp_path / "out", **settings)
+    write_shards(f"folder:{root}", tmp_path / "clean", **settings)
+    assert _files(tmp_path / "out") == _files(tmp_path / "clean")
+
+
+def test_decode_pool_starts_every_worker_while_main_is_hidden():
+    """A worker started later, by a build's own submit, would re-import the caller's `__main__` script."""
+    import threading
+
+    for _ in range(10):
+        box = {}
+        starter = threading.Thread(target=lambda: box.setdefault("pool", writer.decode_pool(3)))
+        starter.start()
+        while starter.is_alive():  # busy in Python meanwhile, as a build decoding while its workers start
+            sum(range(1000))
+        pool = box["pool"]
+        try:
+            assert len(pool._processes) == 3  # all started inside decode_pool (dynamic spawning would add one later)
+        finally:
+            pool.shutdown()
