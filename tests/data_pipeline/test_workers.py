@@ -119,6 +119,27 @@ def test_a_failed_shard_write_stops_the_build_and_the_rerun_resumes(png_folder, 
     assert _files(tmp_path / "out") == _files(tmp_path / "clean")
 
 
+def test_the_manifest_is_saved_once_a_second_not_per_shard_with_the_same_result(png_folder, tmp_path, monkeypatch):
+    root, _ = png_folder
+    settings = dict(image_size=16, examples_per_shard=1, workers=1)
+    monkeypatch.setattr(writer, "MANIFEST_SAVE_INTERVAL_S", 0.0)  # a save after every shard
+    write_shards(f"folder:{root}", tmp_path / "every", **settings)
+    saves = []
+    real_save = writer.manifest_lib.save_manifest
+
+    def counting(directory, manifest):
+        entry = manifest["splits"]["train"]
+        saves.append((entry["status"], len(entry["shards"])))
+        real_save(directory, manifest)
+
+    monkeypatch.setattr(writer, "MANIFEST_SAVE_INTERVAL_S", 3600.0)
+    monkeypatch.setattr(writer.manifest_lib, "save_manifest", counting)
+    write_shards(f"folder:{root}", tmp_path / "throttled", **settings)
+    # The plan, the first shard, every shard at the end of the loop, then the completed build: not one per shard.
+    assert saves == [("building", 0), ("building", 1), ("building", 20), ("complete", 20)]
+    assert _files(tmp_path / "throttled") == _files(tmp_path / "every")
+
+
 def test_decode_pool_starts_every_worker_while_main_is_hidden():
     """A worker started later, by a build's own submit, would re-import the caller's `__main__` script."""
     import threading
