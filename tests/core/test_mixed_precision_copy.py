@@ -16,6 +16,8 @@ from colorization.mixed_precision import mixed_precision_copy
 from colorization.models.registry import get_model
 from colorization.models.registry import tiny_model_kwargs
 
+pytestmark = pytest.mark.core
+
 RELATIVE_TOLERANCE = 0.04
 
 
