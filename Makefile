@@ -69,7 +69,7 @@ test-beam: $(STAMP_BEAM)
 	KERAS_BACKEND=tensorflow $(VENV_BEAM)/bin/python -m pytest $(PYTEST_ARGS) tests/data_pipeline/test_beam.py
 
 demo: $(STAMP_RUNTIME)
-	KERAS_BACKEND=tensorflow $(PY) -m colorization demo --out outputs/demo
+	KERAS_BACKEND=tensorflow $(PY) -m colorization_apps demo --out outputs/demo
 
 # Regenerates the committed notebooks: each notebooks/*.ipynb executed in MODE=cpu on the photos of
 # ../shared/photos/imagenet-800, with its notebooks/results/<name>.json. One at a time (each uses every
@@ -86,7 +86,7 @@ notebooks: $(STAMP)
 
 # README's "What we reproduced" table, from notebooks/results/*.json.
 results-table: $(STAMP_RUNTIME)
-	$(PY) -c "from colorization import evidence; evidence.update_readme('README.md', 'notebooks/results')"
+	PYTHONPATH=notebooks $(PY) -c "from notebook_support import evidence; evidence.update_readme('README.md', 'notebooks/results')"
 
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"

@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["colorization", "colorization.*", "data_pipeline", "data_pipeline.*"]),
+    packages=find_packages(include=["colorization", "colorization.*", "data_pipeline", "data_pipeline.*", "colorization_apps"]),
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.10",
@@ -25,7 +25,7 @@ setup(
         "scikit-image>=0.22",
         "numpy>=1.26",
         "matplotlib>=3.8",
-        # Sample colourisations in TensorBoard (colorization.callbacks).
+        # Sample colourisations in TensorBoard (colorization.training.callbacks).
         "tensorboard>=2.16",
         "pillow>=10",
         # scikit-learn ships two of the bundled sample photographs (china, flower).
@@ -55,9 +55,9 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "colorization = colorization.cli:main",
-            "colorize = colorization.cli:colorize_main",
-            "colorization-data = data_pipeline.cli:main",
+            "colorization = colorization_apps.cli:main",
+            "colorize = colorization_apps.cli:colorize_main",
+            "colorization-data = colorization_apps.data_cli:main",
         ]
     },
     classifiers=[

@@ -54,9 +54,9 @@ from PIL import Image  # noqa: E402
 from skimage import color as skcolor  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
-from colorization import pretrained  # noqa: E402
+from colorization import weights as pretrained  # noqa: E402
 from colorization.inference import colorize  # noqa: E402
-from colorization.mixed_precision import mixed_precision_copy  # noqa: E402
+from colorization.training.mixed_precision import mixed_precision_copy  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from torch_twins import ECCV16Twin  # noqa: E402

@@ -227,7 +227,7 @@ def default_resize(model):
     architectures, recognised by a layer only they have (`class8_ab`, the ab
     projection of `eccv16(head="release")`; `conv10_ab`, SIGGRAPH17's ab
     output), whether their weights were converted by
-    `colorization.pretrained` or trained here; `"bilinear_l"` for every other
+    `colorization.weights` or trained here; `"bilinear_l"` for every other
     model.
     """
     names = {layer.name for layer in getattr(model, "layers", ())}

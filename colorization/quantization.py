@@ -18,6 +18,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from colorization.constants import GRID_SPACING
+from colorization.constants import ZHANG_NEIGHBORS
+from colorization.constants import ZHANG_SIGMA
+from colorization.constants import ZHANG_TEMPERATURE
+
 # Zhang et al.'s in-gamut bins, one contiguous run of a values (step 10) per b
 # row: b -> (first a, last a). Source: the released `pts_in_hull.npy`.
 _ZHANG_BIN_ROWS = {
@@ -44,12 +49,7 @@ _ZHANG_BIN_ROWS = {
     -100: (40, 90),
     -110: (60, 90),
 }
-GRID_SPACING = 10.0
-# Gaussian width (ab units) of the soft encoding and of the prior smoothing.
-ZHANG_SIGMA = 5.0
-ZHANG_NEIGHBORS = 5
-ZHANG_TEMPERATURE = 0.38
-# Log of the smallest normal float32, so that exact zeros stay finite in log space.
+# Keeps log(0) finite where a probability is exactly zero.
 _LOG_FLOOR = 1e-30
 
 

@@ -24,7 +24,8 @@ _EXPORTS = {
     "plot_prior": "data_pipeline.prior",
     "load_manifest": "data_pipeline.manifest",
 }
-_MODULES = {"sources", "photo_split", "features", "preprocess", "decode", "crops", "manifest", "writer", "progress", "reader", "numpy_reader", "prior", "cli"}
+_MODULES = {"sources", "features", "preprocess", "decode", "crops", "manifest", "writer", "progress", "reader",
+            "numpy_reader", "prior"}
 
 __all__ = sorted(_EXPORTS) + ["sources"]
 

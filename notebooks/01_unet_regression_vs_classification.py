@@ -23,7 +23,7 @@
 # on**, from what a user gets (`predict_ab`, inference mode), with a 95%
 # bootstrap interval over the photos and a verdict computed by one stated rule.
 #
-# **Three modes** (`colorization.evidence.notebook_mode()`):
+# **Three modes** (`notebook_support.evidence.notebook_mode()`):
 #
 # - `SMOKE=1` (CI): a handful of photos at 32x32, a tiny U-Net, a few steps.
 #   Every cell runs and the results file is written; the numbers mean nothing.
@@ -85,14 +85,14 @@ import numpy as np
 from keras import ops
 
 import data_pipeline
-from colorization import evidence
-from colorization import recipes
+from notebook_support import evidence
+from colorization.training import recipes
 from colorization.color import lab_to_rgb_uint8
 from colorization.color import merge_lab
 from colorization.inference import predict_ab
 from colorization.quantization import default_ab_bins
 from colorization.quantization import rebalancing_weights
-from data_pipeline import photo_split
+from notebook_support import photo_split
 from data_pipeline import sources
 
 NOTEBOOK = "01_unet_regression_vs_classification"

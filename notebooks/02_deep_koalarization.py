@@ -78,7 +78,7 @@
 #
 # Every number comes from inference-mode predictions (`predict_ab`, the
 # BatchNorm moving statistics) of the trained network, scored photo by photo
-# with `colorization.evidence.PhotoScores`:
+# with `notebook_support.evidence.PhotoScores`:
 #
 # 1. **The generalisation gap** (sections 1, 4.3, 4.4.1: "I do not believe
 #    that the model will generalize well", "the test images, as expected, do
@@ -123,12 +123,12 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from colorization import evidence
-from colorization import recipes
+from notebook_support import evidence
+from colorization.training import recipes
 from colorization.color import lab_to_rgb_uint8
 from colorization.color import merge_lab
 from colorization.inference import predict_ab
-from data_pipeline import photo_split
+from notebook_support import photo_split
 
 NOTEBOOK_STARTED = time.time()
 MODE = evidence.notebook_mode()

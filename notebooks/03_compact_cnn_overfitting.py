@@ -19,7 +19,7 @@
 # "kernel multiplier" of 16 or 32 instead of 64, a 1x1 convolution to ab and an
 # MSE loss, on 224x224 L/AB arrays, learning rate 1e-4, batch 5-10. In the
 # library: `colorization.models.eccv16(input_shape=(224, 224, 1), width=16 or
-# 32, head="regression")`, trained by `colorization.recipes.report002` (Adam:
+# 32, head="regression")`, trained by `colorization.training.recipes.report002` (Adam:
 # the report names no optimizer). The claims tested here:
 #
 # 1. **one photo**: trained on a single photo (a bridge), the loss is ~40 / 31
@@ -30,7 +30,7 @@
 #    trained and tested on different sets of images ... the results were random";
 # 4. the **activation maps** of one random kernel per layer group (a figure only).
 #
-# **Modes** (`colorization.evidence.notebook_mode()`):
+# **Modes** (`notebook_support.evidence.notebook_mode()`):
 #
 # | | one photo | 20 photos, multipliers 16 and 32 |
 # |---|---|---|
@@ -79,13 +79,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import data_pipeline
-from colorization import evidence
-from colorization import recipes
-from colorization import visualization
+from notebook_support import evidence
+from colorization.training import recipes
+from notebook_support import visualization
 from colorization.color import lab_to_rgb_uint8
 from colorization.color import merge_lab
 from colorization.inference import predict_ab
-from data_pipeline import photo_split
+from notebook_support import photo_split
 from data_pipeline import sources
 
 NOTEBOOK_STARTED = time.time()
@@ -107,7 +107,7 @@ print(f"MODE={MODE}", SETTINGS)
 # %% [markdown]
 # ## Photos
 #
-# The fixed split of `../shared/photos/imagenet-800` (`data_pipeline.photo_split`:
+# The fixed split of `../shared/photos/imagenet-800` (`notebook_support.photo_split`:
 # sorted by file name, every 7th photo is a validation photo, so validation
 # classes are never trained on): 661 colour training photos, 112 colour
 # validation photos. Each photo is the centre square of its short side,
@@ -590,7 +590,7 @@ random_claim = claims.add_comparison(
 # ## 3. Activation maps: one kernel per layer group
 #
 # As in the report's figures: the input and one randomly chosen channel of the
-# last convolution of each of the 8 groups (`colorization.visualization`), for
+# last convolution of each of the 8 groups (`notebook_support.visualization`), for
 # the one-photo model (momentum 0, so inference mode normalises as training
 # did). The report sees lightness and edges in groups 1-2, textures in 3-4, no
 # visible pattern in 5-6 and the image's structure again in 7-8 ("logic to

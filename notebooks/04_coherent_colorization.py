@@ -110,15 +110,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import data_pipeline
-from colorization import evidence
-from colorization import recipes
-from colorization import visualization
+from notebook_support import evidence
+from colorization.training import recipes
+from notebook_support import visualization
 from colorization.inference import predict_ab
 from colorization.losses import RebalancedCrossEntropy
 from colorization.models.coherent import coherence_rebalancing
 from colorization.models.coherent import gradient_magnitude_counts
 from colorization.quantization import ABQuantizer
-from data_pipeline import photo_split
+from notebook_support import photo_split
 
 MODE = evidence.notebook_mode()
 SEED = 0
@@ -142,7 +142,7 @@ print(f"MODE={MODE} ({'cpu mode' if MODE == 'cpu' else MODE}); settings {SETTING
 # ## Data
 #
 # `cpu` and `SMOKE`: `../shared/photos/imagenet-800`, split by
-# `data_pipeline.photo_split`: sorted by file name, every 7th photo is a
+# `notebook_support.photo_split`: sorted by file name, every 7th photo is a
 # validation photo (so its class is never trained on), the rest train;
 # greyscale photos are skipped. Training shards hold random crops (Zhang's
 # augmentation) read with random flips; validation is one centre crop per
@@ -416,7 +416,7 @@ plt.show()
 # %% [markdown]
 # ## Claims and verdicts
 #
-# **The rule** (`colorization.evidence`): for a difference between two
+# **The rule** (`notebook_support.evidence`): for a difference between two
 # outputs on the same validation photos, `compare` resamples the photos
 # 1,000 times (paired) and takes the 95% percentile interval of the
 # difference of the metric's mean; the claim is "supported" when the

@@ -24,7 +24,7 @@
 # a user gets (`predict_ab`, inference mode), with a 95% bootstrap interval
 # over the photos and a verdict computed by one stated rule.
 #
-# **Three modes** (`colorization.evidence.notebook_mode()`):
+# **Three modes** (`notebook_support.evidence.notebook_mode()`):
 #
 # - `SMOKE=1` (CI): a handful of photos at 32x32, tiny networks, two epochs.
 #   Every cell runs and the results file is written; the numbers mean nothing.
@@ -117,7 +117,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
 
-from colorization import evidence
+from notebook_support import evidence
 from colorization import metrics
 from colorization.color import lab_to_rgb_uint8
 from colorization.color import merge_lab
@@ -128,7 +128,7 @@ from colorization.models import resnet_colorizer
 from colorization.models.pix2pix import Pix2Pix
 from colorization.models.pix2pix import patchgan_discriminator
 from colorization.models.resnet import AB_SCALE
-from data_pipeline import photo_split
+from notebook_support import photo_split
 
 NOTEBOOK = "05_resnet_gan_vae"
 MODE = evidence.notebook_mode()

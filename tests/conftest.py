@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -11,6 +12,9 @@ import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+# The notebooks' support package lives beside them, outside the library.
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+sys.path.insert(0, str(NOTEBOOKS_DIR))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from skimage import color as skcolor
 
-from colorization import cli
+from colorization_apps import cli
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, c
 
 def test_console_script_help_does_not_import_frameworks(tmp_path):
     script = tmp_path / "colorize"  # what pip's console script is called
-    script.write_text("import sys\nfrom colorization.cli import colorize_main\nsys.exit(colorize_main())\n")
+    script.write_text("import sys\nfrom colorization_apps.cli import colorize_main\nsys.exit(colorize_main())\n")
     result = run_cli(["--help"], tmp_path, "-X", "importtime", script=script)
     assert result.returncode == 0 and "--batch-size" in result.stdout
     assert not imported_modules(result) & {"tensorflow", "keras"}
@@ -392,7 +392,7 @@ def test_weight_file_problems_are_one_line(tmp_path, inputs, capsys, monkeypatch
         calls.append((name, kwargs))
         raise ValueError("recorded")
 
-    monkeypatch.setattr("colorization.pretrained.load", fake_load)
+    monkeypatch.setattr("colorization.weights.load", fake_load)
     cli.colorize_main([image, "-o", str(tmp_path / "o"), "--pretrained", "eccv16", "--weights", str(twin),
                        "--no-verify"])
     assert calls == [("eccv16", {"path": str(twin), "verify": False})]

@@ -15,7 +15,7 @@ from PIL import Image
 
 pytest.importorskip("data_pipeline")
 
-from colorization import demo  # noqa: E402
+from colorization_apps import demo  # noqa: E402
 
 TINY = ["--fast", "--train-crops", "4", "--val-crops", "2", "--epochs", "1", "--steps-per-epoch", "2",
         "--batch-size", "4", "--width", "8"]

@@ -56,7 +56,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 import numpy as np
-from colorization import distribution
+from colorization.training import distribution
 from colorization.models import get_model
 from data_pipeline import read_shards
 from tensorflow.python.data.experimental.ops.distribute import _AutoShardDataset
@@ -129,7 +129,7 @@ import json, sys
 import jax
 import keras
 import numpy as np
-from colorization import distribution
+from colorization.training import distribution
 from colorization.models import get_model
 from data_pipeline import iterate_numpy
 

@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from colorization import evidence
+from notebook_support import evidence
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def test_notebook_runs_in_smoke_mode_and_writes_its_results(source, tmp_path, mo
     monkeypatch.setenv(evidence.RESULTS_DIR_ENV, str(tmp_path / "results"))
     monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "notebooks"), os.environ.get("PYTHONPATH", "")]))
     client = nbclient.NotebookClient(
         notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )

@@ -3,7 +3,7 @@
 The released files cannot be downloaded here, so each network's twin
 (`tests/torch_twins.py`, the release's parameter names and shapes) gets
 random weights with a fixed seed; its state dict is saved, converted by
-`colorization.pretrained.load(name, path=..., verify=False)` (random weights
+`colorization.weights.load(name, path=..., verify=False)` (random weights
 cannot have the release's checksum), and the Keras outputs must equal the
 twin's within 1e-4 ab units. Foreign files (text, a pickled module, the other
 release) must be named in one first line.
@@ -20,7 +20,7 @@ torch = pytest.importorskip(
     "torch", reason="PyTorch (the `pretrained` extra) reads the released weights and runs the twins"
 )
 
-from colorization import pretrained  # noqa: E402
+from colorization import weights as pretrained  # noqa: E402
 from colorization.inference import colorize  # noqa: E402
 from torch_twins import ECCV16Twin  # noqa: E402
 from torch_twins import SIGGRAPH17Twin  # noqa: E402
@@ -325,7 +325,7 @@ def test_release_table():
 def test_cli_colorizes_with_released_weights(released, photo_rgb, tmp_path, capsys, monkeypatch):
     from PIL import Image
 
-    from colorization.cli import colorize_main
+    from colorization_apps.cli import colorize_main
 
     photo = (photo_rgb[:48, :64] * 255).round().astype(np.uint8)
     Image.fromarray(photo).save(tmp_path / "photo.png")
@@ -342,7 +342,7 @@ def test_cli_colorizes_with_released_weights(released, photo_rgb, tmp_path, caps
 
 
 def test_cli_offline_without_weights_fails_clearly(tmp_path, monkeypatch, capsys):
-    from colorization.cli import colorize_main
+    from colorization_apps.cli import colorize_main
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setitem(pretrained.RELEASES, "eccv16", pretrained.Release("http://127.0.0.1:9/e-9b330a0b.pth", "9b330a0b"))

@@ -127,4 +127,4 @@ def test_the_parsers_find_what_the_readme_holds():
     assert {"Pix2Pix", "patchgan_discriminator", "unet", "siggraph17"} <= set(network_builders())
     assert "colorization.quantization.ABQuantizer" in snippet_imports()
     assert (("colorization.color",), "rgb_to_lab") in module_table_names()
-    assert "colorization.pretrained.load" in DOTTED
+    assert "colorization.weights.load" in DOTTED

@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch", reason="PyTorch (the `pretrained` extra) ru
 from PIL import Image  # noqa: E402
 from skimage import color as skcolor  # noqa: E402
 
-from colorization import pretrained  # noqa: E402
+from colorization import weights as pretrained  # noqa: E402
 from colorization.inference import colorize  # noqa: E402
 from colorization.inference import default_resize  # noqa: E402
 from colorization.models.eccv16_release import eccv16_release  # noqa: E402

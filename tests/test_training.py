@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 from skimage import color as skcolor
 
-from colorization import recipes
-from colorization.callbacks import SampleColorizationLogger
+from colorization.training import recipes
+from colorization.training.callbacks import SampleColorizationLogger
 from colorization.models import get_model
 from colorization.quantization import ABQuantizer
 

@@ -129,7 +129,7 @@ def eccv16(
     than `1 / (1 - momentum)`.
 
     `head="release"`: the end of the authors' released model, so that
-    `colorization.pretrained.load("eccv16")` copies the released PyTorch
+    `colorization.weights.load("eccv16")` copies the released PyTorch
     weights layer for layer and `colorize` gives the release's pictures. The
     blocks above are already the release's (every convolution with a bias,
     BatchNormalization with scale and offset after the last ReLU of blocks

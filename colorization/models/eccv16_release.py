@@ -6,7 +6,7 @@ released model ends differently: it turns the distribution into ab INSIDE the
 network, with a fixed 1x1 convolution, and upsamples it to the input size.
 `eccv16(head="release")` reproduces that end on top of the same blocks (the
 same layer names, `conv1_1` ... `conv8_313`), so that
-`colorization.pretrained.load("eccv16")` can copy the released PyTorch state
+`colorization.weights.load("eccv16")` can copy the released PyTorch state
 dict layer for layer and `colorize` gives the release's pictures.
 """
 
@@ -30,7 +30,7 @@ def eccv16_release(
 
     Registered on its own so that the registry's shared tests sweep the
     release head too (output ab `(B, H, W, 2)`), and used by
-    `colorization.pretrained`. See `colorization.models.eccv16` for the
+    `colorization.weights`. See `colorization.models.eccv16` for the
     layers: eccv16's blocks, then `conv8_313`, `conv8_313_rh` (times
     `logit_scale`), softmax, the bias-free 1x1 projection `class8_ab` onto
     ab / `ab_scale`, bilinear x4 upsampling and times `ab_scale`. The released

@@ -305,7 +305,7 @@ def koalarization(
         width: channels of the first convolution; every count scales by `width / 64`.
         ab_scale: the tanh output is multiplied by this to give ab in Lab units.
         head: only `"regression"` (the network regresses ab; the argument lets
-            `colorization.recipes.Recipe.build_model` build it like the others).
+            `colorization.training.recipes.Recipe.build_model` build it like the others).
         name: the model name.
 
     Returns:

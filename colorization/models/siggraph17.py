@@ -5,11 +5,11 @@ Priors" (Zhang, Zhu, Isola, Geng, Lin, Yu & Efros, SIGGRAPH 2017, section 3.1
 and Fig. 3): a U-Net-like network that reads the lightness L, sparse ab
 "hints" and a binary hint mask, and predicts ab at full resolution. With no
 hints (ab and mask all zeros) it is an automatic colorizer; the authors
-released trained weights for it (see `colorization.pretrained`).
+released trained weights for it (see `colorization.weights`).
 
 Layer names follow the structure of the release (`conv1_1` ... `conv10_2`,
 `conv3_3_short` for the shortcut of block 3 into block 8, and so on) so that
-`colorization.pretrained` can map the released PyTorch state dict layer for
+`colorization.weights` can map the released PyTorch state dict layer for
 layer.
 """
 

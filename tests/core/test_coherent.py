@@ -168,7 +168,7 @@ def test_bad_arguments_are_named():
 
 
 def test_report003_recipe_builds_and_compiles_the_model_with_its_own_loss(rng):
-    from colorization import recipes
+    from colorization.training import recipes
 
     recipe = recipes.get_recipe("report003")
     settings = (recipe.loss, recipe.epochs, recipe.train_images, recipe.gamma, recipe.alpha)

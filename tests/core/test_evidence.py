@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from colorization import evidence
+from notebook_support import evidence
 from colorization import metrics
 
 pytestmark = pytest.mark.core

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from colorization.initializers import initialize_bias_from_prior
+from colorization.training.initializers import initialize_bias_from_prior
 from colorization.models import eccv16
 from colorization.models import unet
 

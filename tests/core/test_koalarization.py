@@ -159,7 +159,7 @@ def test_bad_arguments_are_named(tmp_path):
 
 
 def test_report001_recipe_states_table_2():
-    from colorization import recipes
+    from colorization.training import recipes
 
     recipe = recipes.get_recipe("report001")
     assert (recipe.learning_rate, recipe.batch_size, recipe.epochs, recipe.train_images) == (0.0012, 40, 70, 1000)

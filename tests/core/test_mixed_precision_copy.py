@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import colorization
-from colorization.mixed_precision import float32_head
-from colorization.mixed_precision import mixed_precision_copy
+from colorization.training.mixed_precision import float32_head
+from colorization.training.mixed_precision import mixed_precision_copy
 from colorization.models.registry import get_model
 from colorization.models.registry import tiny_model_kwargs
 

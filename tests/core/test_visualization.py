@@ -5,7 +5,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from colorization import visualization
+from notebook_support import visualization
 from colorization.models import eccv16
 
 matplotlib.use("Agg")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from data_pipeline import cli
+from colorization_apps import data_cli
 
 
 def _files(directory):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from data_pipeline import compute_prior, iterate_numpy, write_shards
-from data_pipeline.cli import main
+from colorization_apps.data_cli import main
 
 
 def test_compute_prior_matches_bruteforce_nearest_bin_counts(tmp_path, reference_bins):

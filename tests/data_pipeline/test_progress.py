@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from data_pipeline import cli, write_shards
+from colorization_apps import data_cli, write_shards
 
 LINE = re.compile(r"^\[train\] (\d+)/(\d+) images, (\d+) images/s, shards (\d+)/~(\d+), ETA (\S+)$")
 

@@ -99,14 +99,14 @@ def test_every_nth_split_is_disjoint_complete_and_fixed():
 
 
 def test_photo_split_names_a_missing_folder(tmp_path):
-    from data_pipeline import photo_split
+    from notebook_support import photo_split
 
     with pytest.raises(FileNotFoundError, match="nowhere.*COLORIZATION_PHOTOS"):
         photo_split.photo_source("train", folder=tmp_path / "nowhere")
 
 
 def test_photo_split_of_the_real_photos_holds_out_every_seventh():
-    from data_pipeline import photo_split
+    from notebook_support import photo_split
 
     folder = photo_split.find_photo_folder()
     if folder is None:

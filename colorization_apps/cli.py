@@ -22,7 +22,7 @@ output folder that cannot be created).
 
 Help and argument errors answer before TensorFlow or Keras is imported;
 the frameworks' start-up logs are hidden unless `--verbose`
-(`colorization.console`).
+(`colorization_apps.console`).
 """
 
 import argparse
@@ -34,8 +34,8 @@ import pathlib
 import sys
 import time
 
-from colorization import console
-from colorization import reporting
+from colorization_apps import console
+from colorization_apps import reporting
 
 EXIT_INPUT_ERROR = 1
 EXIT_FATAL = 2
@@ -196,7 +196,7 @@ def load_pretrained(name, weights=None, verify=True):
 
     `verify=False` skips the checksum of a `weights` file (`--no-verify`).
     """
-    from colorization import pretrained
+    from colorization import weights as pretrained
 
     try:
         return pretrained.load(name, path=weights, verify=verify)
@@ -313,7 +313,7 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
     from colorization.inference import colorize
 
     if args.precision == "bfloat16":
-        from colorization.mixed_precision import mixed_precision_copy
+        from colorization.training.mixed_precision import mixed_precision_copy
 
         try:
             model = mixed_precision_copy(model, "mixed_bfloat16")
@@ -529,6 +529,6 @@ def main(argv=None):
         return _guarded(colorize_command, _colorize_parser("python -m colorization colorize").parse_args(rest))
     if command == "evaluate":
         return _guarded(evaluate_command, _evaluate_parser("python -m colorization evaluate").parse_args(rest))
-    from colorization import demo
+    from colorization_apps import demo
 
     return _guarded(demo.main, rest)

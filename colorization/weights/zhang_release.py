@@ -1,7 +1,7 @@
 """Zhang et al.'s released colorizers, converted from PyTorch into the library's Keras models.
 
     import colorization
-    model = colorization.pretrained.load("eccv16")          # or "siggraph17"
+    model = colorization.weights.load("eccv16")          # or "siggraph17"
     rgb = colorization.colorize(model, image)
 
 The authors released PyTorch state dicts of two networks with their
@@ -201,7 +201,7 @@ def download(name, cache_dir=None, force=False):
         raise OSError(
             f"Could not download the released {name} weights from {release.url} "
             f"({type(error).__name__}: {error}). Without internet access, download that file "
-            f"elsewhere and pass it: colorization.pretrained.load({name!r}, path='.../{release.filename}') "
+            f"elsewhere and pass it: colorization.weights.load({name!r}, path='.../{release.filename}') "
             f"(command line: --weights PATH)."
         ) from None
     try:
@@ -348,7 +348,7 @@ def _check_network(path, state_dict, name):
             path,
             f"{path}: these look like the {DISPLAY_NAMES[found]} weights ({channels} input "
             f"channel{'s' if channels > 1 else ''}): use --pretrained {found}.",
-            f"In Python: colorization.pretrained.load({found!r}, path=...). The {DISPLAY_NAMES[name]} network "
+            f"In Python: colorization.weights.load({found!r}, path=...). The {DISPLAY_NAMES[name]} network "
             f"takes {INPUT_CHANNELS[name]} input channel{'s' if INPUT_CHANNELS[name] > 1 else ''}; "
             f"model1.0.weight here has shape {tuple(np.shape(state_dict.get('model1.0.weight', ())))}.",
         )
@@ -545,7 +545,7 @@ def load(name, path=None, *, input_shape=(256, 256, 1), hints=False, class_outpu
     Example:
 
     >>> import colorization
-    >>> model = colorization.pretrained.load("eccv16")   # doctest: +SKIP
+    >>> model = colorization.weights.load("eccv16")   # doctest: +SKIP
     >>> rgb = colorization.colorize(model, photo)        # doctest: +SKIP
     """
     release = _release(name)

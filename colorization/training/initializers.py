@@ -41,7 +41,7 @@ def initialize_bias_from_prior(model, prior, layer_name=None, floor=1e-8):
     Example:
 
     >>> import numpy as np
-    >>> from colorization.initializers import initialize_bias_from_prior
+    >>> from colorization.training.initializers import initialize_bias_from_prior
     >>> from colorization.models import unet
     >>> model = unet(input_shape=(32, 32, 1), head="classification", width=4)
     >>> prior = np.random.default_rng(0).dirichlet(np.ones(313))

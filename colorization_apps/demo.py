@@ -18,7 +18,7 @@ Steps (report 000 in miniature, on the CPU, with no download):
    regression head with MSE and the classification head with
    `RebalancedCrossEntropy`, Adam; the classification head's output bias
    starts at the log of the training prior
-   (`colorization.initializers.initialize_bias_from_prior`, not a step of
+   (`colorization.training.initializers.initialize_bias_from_prior`, not a step of
    the report: with so few steps, a uniform start decodes to a blue cast).
    Shrunk to CPU minutes: 64x64 random crops,
    batch 32, 6 epochs of 15 steps, and a learning rate of 2e-3 instead of the
@@ -29,7 +29,7 @@ Steps (report 000 in miniature, on the CPU, with no download):
 5. Zhang et al.'s released ECCV16 network, when its weights are already in
    the Keras cache (`$KERAS_HOME/models/` or `~/.keras/models/`) or can be
    downloaded, and PyTorch is installed to read them: converted
-   (`colorization.pretrained`, checksum verified), it adds a row to the table
+   (`colorization.weights`, checksum verified), it adds a row to the table
    and a column to the grid -- what 1.3M ImageNet photos teach, beside the
    nine photos here. Otherwise the demo says in one line why it skipped it
    (`--no-pretrained` skips it on purpose).
@@ -64,8 +64,8 @@ import pathlib
 import sys
 import time
 
-from colorization import console
-from colorization import reporting
+from colorization_apps import console
+from colorization_apps import reporting
 
 DEFAULTS = {
     "image_size": 64,
@@ -189,7 +189,7 @@ def train(head, shards, prior, out, settings, clock):
     import keras
 
     import data_pipeline
-    from colorization import recipes
+    from colorization.training import recipes
 
     name = f"unet_{head}"
     model_path = out / "models" / f"{name}.keras"
@@ -210,7 +210,7 @@ def train(head, shards, prior, out, settings, clock):
     size = settings["image_size"]
     model = recipe.build_model(input_shape=(size, size, 1), width=settings["width"])
     if head == "classification":
-        from colorization.initializers import initialize_bias_from_prior
+        from colorization.training.initializers import initialize_bias_from_prior
 
         initialize_bias_from_prior(model, prior)
     recipe.compile(model, prior=prior)
@@ -257,7 +257,7 @@ def evaluate_all(models, shards, settings, clock):
 
 def release_cache_path():
     """Where Keras keeps the released ECCV16 file: `$KERAS_HOME/models/` or `~/.keras/models/`."""
-    from colorization import pretrained
+    from colorization import weights as pretrained
 
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return pathlib.Path(home) / pretrained.CACHE_SUBDIR / pretrained.RELEASES[RELEASE_NAME].filename
@@ -280,7 +280,7 @@ def load_release(clock):
     authors run it, at 256x256 (`colorize` and `metrics.evaluate` resize
     each photo or crop to it and upsample the predicted ab).
     """
-    from colorization import pretrained
+    from colorization import weights as pretrained
 
     cached = release_cache_path()
     try:

@@ -1,4 +1,4 @@
-"""Reusable layers shared by the colorization networks."""
+"""The annealed mean: a distribution over ab bins -> an ab colour (Zhang et al. 2016, Sec. 2.2)."""
 
 import keras
 import numpy as np

@@ -19,7 +19,7 @@ it imports TensorFlow or JAX only inside the function that needs it.
 Example (JAX, any number of local devices; on a CPU-only machine one device):
 
 >>> import os
->>> from colorization import distribution
+>>> from colorization.training import distribution
 >>> if os.environ.get("KERAS_BACKEND") == "jax":
 ...     distribution.data_parallel()  # doctest: +SKIP
 """

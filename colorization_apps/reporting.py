@@ -1,6 +1,6 @@
 """Plain-text tables and JSON-safe values for the scores the command line and the demo print.
 
-Both `colorization.cli` (`evaluate`) and `colorization.demo` report metric
+Both `colorization_apps.cli` (`evaluate`) and `colorization_apps.demo` report metric
 rows keyed by model name; they share these helpers so that imports run one
 way: the command line on top, the demo below it, this module at the bottom.
 """

@@ -18,6 +18,8 @@ import dataclasses
 import keras
 import numpy as np
 
+from colorization.constants import ZHANG_GAMMA
+from colorization.constants import ZHANG_TEMPERATURE
 from colorization.losses import RebalancedCrossEntropy
 from colorization.models.registry import get_model
 from colorization.quantization import ABQuantizer
@@ -36,8 +38,6 @@ REPORT000_EPOCHS = 55
 # that the discrepancy between common and rare buckets increases; 0.5 and 0.8 are our choice.
 REPORT000_ALPHAS = (0.5, 0.8, 1.1)
 REPORT000_BEST_ALPHA = 1.1
-ZHANG_GAMMA = 0.5  # Zhang et al.'s lambda, mixing the uniform distribution into the prior.
-ZHANG_TEMPERATURE = 0.38
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Recipe:
 
     Example:
 
-    >>> from colorization import recipes
+    >>> from colorization.training import recipes
     >>> recipe = recipes.report000_optimizers()["adam"]
     >>> recipe.batch_size, recipe.epochs, recipe.loss
     (64, 55, 'mse')

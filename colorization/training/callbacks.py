@@ -54,7 +54,7 @@ class SampleColorizationLogger(keras.callbacks.Callback):
     Example:
 
     >>> import numpy as np, tempfile
-    >>> from colorization.callbacks import SampleColorizationLogger
+    >>> from colorization.training.callbacks import SampleColorizationLogger
     >>> L = np.full((2, 32, 32, 1), 50.0, "float32"); ab = np.zeros((2, 32, 32, 2), "float32")
     >>> logger = SampleColorizationLogger((L, ab), output_dir=tempfile.mkdtemp())
     >>> logger.grid(ab).shape  # 2 rows of grey | prediction | truth

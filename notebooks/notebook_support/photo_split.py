@@ -86,7 +86,7 @@ def load_split(
 
     Example:
 
-    >>> from data_pipeline import photo_split
+    >>> from notebook_support import photo_split
     >>> if photo_split.find_photo_folder():  # needs ../shared/photos
     ...     L, ab, ids = photo_split.load_split("validation", 32, limit=3)
     ...     print(L.shape, ab.shape, ids[0])

@@ -1,0 +1,3 @@
+"""Reusable layers shared by the colorization networks."""
+
+from colorization.layers.annealed_mean import AnnealedMean
