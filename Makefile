@@ -1,5 +1,5 @@
 # Two entry points that work on a fresh machine with Python 3.11+ and make:
-#   make test   set up .venv and run every test pass (TensorFlow; the core under JAX and PyTorch; Beam),
+#   make test   set up .venv and run every test pass (ruff; TensorFlow; the core under JAX and PyTorch; Beam),
 #               all of them even when one fails, then name the passes that failed
 #   make demo   set up .venv with only what the demo needs and run it on the bundled sample photos
 PYTHON ?= python3
@@ -14,7 +14,7 @@ VENV_BEAM := .venv-beam
 STAMP_BEAM := $(VENV_BEAM)/.installed
 # The slowest tests of each pass are listed, so that a slow test is seen before it slows CI.
 PYTEST_ARGS ?= --durations=15
-TEST_PASSES := tf jax torch beam
+TEST_PASSES := lint tf jax torch beam
 
 .PHONY: test $(addprefix test-,$(TEST_PASSES)) demo notebooks results-table benchmarks clean
 
@@ -49,6 +49,11 @@ test: $(STAMP)
 	printf "\nmake test:$$summary\n"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED passes:$$failed"; exit 1; fi; \
 	echo "make test: all passes passed"
+
+# ruff: lint rules and formatting (ruff.toml); `ruff format .` fixes the formatting.
+test-lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-tf: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -n 2 $(PYTEST_ARGS) tests

@@ -2,7 +2,8 @@
 
 import pathlib
 
-from setuptools import find_packages, setup
+from setuptools import find_packages
+from setuptools import setup
 
 HERE = pathlib.Path(__file__).parent
 
@@ -17,7 +18,15 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["colorization", "colorization.*", "data_pipeline", "data_pipeline.*", "colorization_apps"]),
+    packages=find_packages(
+        include=[
+            "colorization",
+            "colorization.*",
+            "data_pipeline",
+            "data_pipeline.*",
+            "colorization_apps",
+        ]
+    ),
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.10",
@@ -35,6 +44,7 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-xdist>=3",
+            "ruff>=0.6",
             "scikit-learn>=1.4",
             "jax[cpu]>=0.4.30",
             "jupytext>=1.16",
@@ -47,7 +57,13 @@ setup(
         # On NVIDIA GPUs install jax[cuda12] instead.
         "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],
         # `jupytext --execute` (make notebooks) runs the kernel through nbconvert.
-        "notebooks": ["jupytext>=1.16", "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "nbconvert>=7"],
+        "notebooks": [
+            "jupytext>=1.16",
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
+            "nbconvert>=7",
+        ],
         "pretrained": ["torch>=2.2"],
         # Apache Beam pins older protobuf/pillow/pyarrow; `make test` runs its tests in .venv-beam.
         "beam": ["apache-beam>=2.60"],

@@ -20,8 +20,18 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("color", "constants", "inference", "layers", "losses", "metrics", "models", "quantization",
-               "training", "weights")
+_SUBMODULES = (
+    "color",
+    "constants",
+    "inference",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "quantization",
+    "training",
+    "weights",
+)
 _ATTRIBUTES = {
     "ABQuantizer": "colorization.quantization",
     "AnnealedMean": "colorization.layers",

@@ -36,4 +36,4 @@ def photo_rgb():
     """A real colour photograph shipped with scikit-image, as float32 RGB in [0, 1]."""
     from skimage import data
 
-    return (data.astronaut()[::4, ::4].astype(np.float32) / 255.0)
+    return data.astronaut()[::4, ::4].astype(np.float32) / 255.0

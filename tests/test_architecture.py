@@ -1,10 +1,10 @@
 """The import rule of the README's Architecture section, read from the source with `ast`.
 
-applications (`colorization_apps`) -> `data_pipeline` -> core (`colorization`), never back; notebook
-support (`notebooks/notebook_support`) sits beside the applications. No import cycle between modules,
-counting imports made inside functions. The core's module-level imports are the standard library,
-Keras, NumPy and Pillow; a backend (TensorFlow, JAX, PyTorch) is imported only inside the function that
-needs it.
+applications (`colorization_apps`) -> `data_pipeline` -> core (`colorization`), never back;
+notebook support (`notebooks/notebook_support`) sits beside the applications. No import cycle
+between modules, counting imports made inside functions. The core's module-level imports are the
+standard library, Keras, NumPy and Pillow; a backend (TensorFlow, JAX, PyTorch) is imported only
+inside the function that needs it.
 """
 
 import ast
@@ -65,8 +65,11 @@ def _imports(path, module):
                 name = node.module
             found.append((name, id(node) in top_level))
             # `from package import submodule` imports the submodule.
-            found += [(f"{name}.{alias.name}", id(node) in top_level) for alias in node.names
-                      if f"{name}.{alias.name}" in MODULES]
+            found += [
+                (f"{name}.{alias.name}", id(node) in top_level)
+                for alias in node.names
+                if f"{name}.{alias.name}" in MODULES
+            ]
     return found
 
 
@@ -141,8 +144,11 @@ def test_packages_import_only_downwards(package):
     for module, targets in _graph().items():
         if module.split(".")[0] != package:
             continue
-        wrong += [f"{module} imports {target}" for target in targets
-                  if target.split(".")[0] not in ALLOWED[package] | {package}]
+        wrong += [
+            f"{module} imports {target}"
+            for target in targets
+            if target.split(".")[0] not in ALLOWED[package] | {package}
+        ]
     assert wrong == []
 
 
