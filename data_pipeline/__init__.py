@@ -1,33 +1,38 @@
-"""TensorFlow data pipeline: sources -> CIELAB TFRecord shards -> (L, ab) batches.
+"""TensorFlow data pipeline: sources -> CIELAB TFRecord shards of 128 -> `(L, ab)` batches.
 
-Public API:
+- `write_shards(source, out_dir, image_size=64, ...)`: shards and `manifest.json`.
+- `read_shards(directory, batch_size, ...)`: a `tf.data.Dataset` of `(L, ab)` batches.
+- `iterate_numpy(directory, batch_size, ...)`: the same batches as NumPy arrays.
+- `compute_prior(directory)`: the empirical distribution over the 313 ab bins.
+- `sources`: `tfds`, `image_folder`, `numpy_lab`, `sample_photos`, `first_n`, `every_nth`.
 
-- `write_shards(source, out_dir, image_size=64, ...)`: build shards + manifest.
-- `read_shards(dir, batch_size, ...)`: a `tf.data.Dataset` of `(L, ab)` batches.
-- `iterate_numpy(dir, batch_size, ...)`: the same batches as NumPy arrays, with
-  no TensorFlow needed (for JAX / PyTorch training loops).
-- `compute_prior(dir)`: the empirical distribution over the 313 ab bins.
-- `sources`: `tfds`, `image_folder`, `numpy_lab`, `sample_photos`.
-
-Attributes are imported lazily so that `from data_pipeline import iterate_numpy`
-works where TensorFlow is not installed.
+Names are loaded on first use (PEP 562), so `import data_pipeline` is quick.
 """
 
 import importlib
 
 _EXPORTS = {
+    "BuildConfig": "data_pipeline.examples",
     "write_shards": "data_pipeline.writer",
-    "BuildConfig": "data_pipeline.writer",
     "read_shards": "data_pipeline.reader",
-    "iterate_numpy": "data_pipeline.numpy_reader",
+    "iterate_numpy": "data_pipeline.reader",
     "compute_prior": "data_pipeline.prior",
     "plot_prior": "data_pipeline.prior",
     "load_manifest": "data_pipeline.manifest",
 }
-_MODULES = {"sources", "features", "preprocess", "decode", "crops", "manifest", "writer", "progress", "reader",
-            "numpy_reader", "prior"}
+_MODULES = {
+    "beam",
+    "examples",
+    "features",
+    "manifest",
+    "prior",
+    "progress",
+    "reader",
+    "sources",
+    "writer",
+}
 
-__all__ = sorted(_EXPORTS) + ["sources"]
+__all__ = sorted([*_EXPORTS, "sources"])
 
 
 def __getattr__(name):

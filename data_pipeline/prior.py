@@ -1,11 +1,8 @@
 """The empirical ab-bin prior of a shard directory, and its plot.
 
-`compute_prior` streams the shards once, counts every pixel's nearest of
-the 313 in-gamut ab bins (`ABQuantizer.bin_counts`), and turns the counts
-into Zhang et al.'s Gaussian-smoothed (sigma = 5) distribution with
-`colorization.quantization.empirical_prior` -- the input of
-`rebalancing_weights`. The result is stored in the manifest under the
-split's `ab_prior`.
+`compute_prior` counts every pixel's nearest of the 313 ab bins in one pass and smooths the
+counts as Zhang et al. (`quantization.empirical_prior`), the input of `rebalancing_weights`;
+it is stored in the manifest under the split's `ab_prior`.
 """
 
 import numpy as np
@@ -35,8 +32,8 @@ def compute_prior(directory, split=None, batch_size=256, smoothing_sigma=5.0, st
     >>> prior.shape, round(float(prior.sum()), 6), rebalancing_weights(prior).shape
     ((313,), 1.0, (313,))
     """
-    from colorization.quantization import ABQuantizer, empirical_prior
-
+    from colorization.quantization import ABQuantizer
+    from colorization.quantization import empirical_prior
     from data_pipeline.reader import read_shards
 
     manifest = manifest_lib.load_manifest(directory)
@@ -72,29 +69,39 @@ def stored_prior(directory, split=None):
 def plot_prior(prior, path, title="ab prior", gamma=0.5):
     """Saves a figure of the prior in the spirit of report 000's figure 1.
 
-    Three panels over the 313 bins: each bin drawn in its own colour at
-    L = 50 with area proportional to its probability; log10 of the
-    probability; and the class-rebalancing weight
-    ((1 - gamma) p + gamma / Q)^-1 (normalised so E_p[w] = 1) that the
-    prior gives each bin.
+    Three panels over the bins: each in its colour at L = 50 with area proportional to its
+    probability; log10 of the probability; and its `rebalancing_weights`.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+
     from colorization.color import lab_to_rgb
-    from colorization.quantization import default_ab_bins, rebalancing_weights
+    from colorization.quantization import default_ab_bins
+    from colorization.quantization import rebalancing_weights
 
     bins = default_ab_bins()
     prior = np.asarray(prior, dtype=np.float64)
-    lab = np.concatenate([np.full((len(bins), 1), 50.0, np.float32), bins.astype(np.float32)], axis=-1)
+    lab = np.concatenate(
+        [np.full((len(bins), 1), 50.0, np.float32), bins.astype(np.float32)], axis=-1
+    )
     colours = np.asarray(lab_to_rgb(lab), dtype=np.float64)
     weights = rebalancing_weights(prior, alpha=1.0, gamma=gamma)
     fig, axes = plt.subplots(1, 3, figsize=(15, 5))
     sizes = 900.0 * prior / prior.max()
-    axes[0].scatter(bins[:, 0], bins[:, 1], s=np.maximum(sizes, 1.0), c=colours, marker="s", edgecolors="none")
+    axes[0].scatter(
+        bins[:, 0], bins[:, 1], s=np.maximum(sizes, 1.0), c=colours, marker="s", edgecolors="none"
+    )
     axes[0].set_title(f"{title}: bins at L = 50, area ~ probability")
-    panel = axes[1].scatter(bins[:, 0], bins[:, 1], s=60, c=np.log10(np.maximum(prior, 1e-12)), marker="s", cmap="viridis")
+    panel = axes[1].scatter(
+        bins[:, 0],
+        bins[:, 1],
+        s=60,
+        c=np.log10(np.maximum(prior, 1e-12)),
+        marker="s",
+        cmap="viridis",
+    )
     fig.colorbar(panel, ax=axes[1], label="log10 p")
     axes[1].set_title("log10 prior")
     panel = axes[2].scatter(bins[:, 0], bins[:, 1], s=60, c=weights, marker="s", cmap="magma")

@@ -1,17 +1,7 @@
-"""The reader: shards -> `tf.data.Dataset` of `(L, ab)` float32 batches for `model.fit`."""
-
-import pathlib
+"""The reader: shards -> `(L, ab)` float32 batches, as a `tf.data.Dataset` or as NumPy arrays."""
 
 from data_pipeline import features
 from data_pipeline import manifest as manifest_lib
-
-
-def shard_paths(directory, split=None, verify="size"):
-    """(split, manifest entry, shard paths) after checking the files against the manifest."""
-    manifest = manifest_lib.load_manifest(directory)
-    split, entry = manifest_lib.select_split(manifest, split, directory)
-    paths = manifest_lib.verify_split(directory, split, entry, verify=verify)
-    return split, entry, paths
 
 
 def read_shards(
@@ -32,34 +22,25 @@ def read_shards(
 ):
     """A `tf.data.Dataset` of `(L, ab)` batches read from a shard directory.
 
-    L is float32 `(B, H, W, 1)` in [0, 100]; ab is float32 `(B, H, W, 2)` in
-    CIELAB units -- the data contract every model and loss of the library
-    accepts. The pipeline interleaves shard files, shuffles serialized
-    records, batches, parses each batch in one vectorised
-    `tf.io.parse_example` call, decodes the float16 bytes, optionally flips,
-    and prefetches.
+    L is float32 `(B, H, W, 1)` in [0, 100] and ab float32 `(B, H, W, 2)` in CIELAB units, the
+    contract of every model and loss of the library. Each batch is parsed by one
+    `tf.io.parse_example` call.
 
     Args:
         directory: a directory written by `write_shards`.
         batch_size: examples per batch.
-        shuffle: shuffle file order, interleave shards and shuffle records
-            (buffer `shuffle_buffer`); without it, examples come in
-            manifest order.
-        split: which split to read; may be omitted when there is one.
-        flip: random left-right flips (augmentation); with a seed, the
-            flips of the n-th batch depend only on the seed and n.
+        shuffle: shuffle files, interleave them and shuffle records; else manifest order.
+        split: the split to read; may be omitted when there is one.
+        shuffle_buffer: records in the shuffle buffer.
+        flip: random left-right flips; with a seed, batch n's flips depend only on seed and n.
         repeat: repeat forever (for `steps_per_epoch` training).
-        drop_remainder: drop the last short batch (static batch shape).
-        seed: seeds shuffling and flips; with a seed (or
-            `deterministic=True`) the order is reproducible.
-        deterministic: force tf.data's deterministic ordering on or off;
-            by default on when a seed is given or `shuffle=False`, else
-            off for speed.
-        cycle_length: shard files read concurrently (default AUTOTUNE).
-        verify: "size" (default), "checksum" or "none"; see
-            `manifest.verify_split`. A mismatch raises ValueError naming the
-            shard.
-        with_ids: also yield the example ids as a third element.
+        drop_remainder: drop the last short batch (a static batch shape).
+        seed: seeds shuffling and flips.
+        deterministic: tf.data's deterministic ordering; default on when a seed is given or
+            `shuffle=False`.
+        cycle_length: shard files read at once (default: up to 8).
+        verify: "size", "checksum" or "none"; see `manifest.verify_split`.
+        with_ids: also yield the example ids (bytes) as a third element.
 
     Returns:
         A `tf.data.Dataset`.
@@ -67,7 +48,7 @@ def read_shards(
     Example:
 
     >>> import tempfile
-    >>> from data_pipeline import write_shards, read_shards
+    >>> from data_pipeline import write_shards
     >>> out = tempfile.mkdtemp()
     >>> _ = write_shards("samples:validation", out, image_size=32, crops_per_image=4)
     >>> L, ab = next(iter(read_shards(out, batch_size=4)))
@@ -77,8 +58,12 @@ def read_shards(
     import tensorflow as tf
 
     if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1; received batch_size={batch_size!r}.")
-    split, entry, paths = shard_paths(directory, split, verify=verify)
+        raise ValueError(f"`batch_size` must be at least 1. Received: batch_size={batch_size!r}")
+    manifest = manifest_lib.load_manifest(directory)
+    split, entry = manifest_lib.select_split(manifest, split, directory)
+    paths = [
+        str(path) for path in manifest_lib.verify_split(directory, split, entry, verify=verify)
+    ]
     size = int(entry["image_size"])
     compression = entry["config"].get("compression") or ""
     if deterministic is None:
@@ -86,57 +71,70 @@ def read_shards(
     autotune = tf.data.AUTOTUNE
 
     if shuffle:
-        files = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-        ds = files.interleave(
-            lambda f: tf.data.TFRecordDataset(f, compression_type=compression),
+        files = tf.data.Dataset.from_tensor_slices(paths).shuffle(len(paths), seed=seed)
+        records = files.interleave(
+            lambda path: tf.data.TFRecordDataset(path, compression_type=compression),
             cycle_length=cycle_length or min(len(paths), 8),
-            block_length=1,
             num_parallel_calls=autotune,
             deterministic=deterministic,
-        )
-    else:  # manifest order, shard by shard
-        ds = tf.data.TFRecordDataset([str(p) for p in paths], compression_type=compression)
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        ).shuffle(shuffle_buffer, seed=seed)
+    else:
+        records = tf.data.TFRecordDataset(paths, compression_type=compression)
     if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
-    spec = features.feature_spec()
+        records = records.repeat()
+    batches = records.batch(int(batch_size), drop_remainder=drop_remainder)
     if flip and seed is not None:
-        # Stateless draws keyed on (seed, batch number): two datasets with one seed flip alike, whatever
-        # random ops ran before in the process (a stateful op's stream depends on them).
-        ds = ds.enumerate()
+        # Stateless draws keyed on (seed, batch number): the same flips whatever ran before.
+        batches = batches.enumerate()
+    spec = features.feature_spec()
 
     def parse(*batch):
-        batch_number, serialized = batch if len(batch) == 2 else (None, batch[0])
+        number, serialized = batch if len(batch) == 2 else (None, batch[0])
         parsed = tf.io.parse_example(serialized, spec)
         lab = tf.io.decode_raw(parsed[features.LAB_KEY], tf.float16, little_endian=True)
         lab = tf.reshape(lab, [-1, size, size, 3])
-        if flip:  # per-example left-right flip as a batched gather of columns (measured ~4x faster than tf.where)
-            if batch_number is None:
+        if flip:
+            if number is None:
                 draws = tf.random.uniform([tf.shape(lab)[0]])
             else:
-                key = tf.stack([tf.constant(int(seed) + 1, tf.int64), batch_number])
-                draws = tf.random.stateless_uniform([tf.shape(lab)[0]], seed=key)
-            flipped = draws < 0.5
+                draws = tf.random.stateless_uniform(
+                    [tf.shape(lab)[0]],
+                    seed=tf.stack([tf.constant(int(seed) + 1, tf.int64), number]),
+                )
             columns = tf.range(size)
-            columns = tf.where(flipped[:, None], (size - 1 - columns)[None, :], columns[None, :])
+            columns = tf.where(
+                (draws < 0.5)[:, None], (size - 1 - columns)[None, :], columns[None, :]
+            )
+            # Each example's own columns, mirrored or not.
             lab = tf.gather(lab, columns, axis=2, batch_dims=1)
         lab = tf.cast(lab, tf.float32)
-        L, ab = lab[..., :1], lab[..., 1:]
         if with_ids:
-            return L, ab, parsed[features.ID_KEY]
-        return L, ab
+            return lab[..., :1], lab[..., 1:], parsed[features.ID_KEY]
+        return lab[..., :1], lab[..., 1:]
 
-    ds = ds.map(parse, num_parallel_calls=autotune, deterministic=deterministic)
+    batches = batches.map(parse, num_parallel_calls=autotune, deterministic=deterministic)
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
-    ds = ds.with_options(options)
-    return ds.prefetch(autotune)
+    return batches.with_options(options).prefetch(autotune)
 
 
-def num_examples(directory, split=None):
-    """Number of examples the manifest records for a split."""
-    manifest = manifest_lib.load_manifest(directory)
-    return manifest_lib.select_split(manifest, split, pathlib.Path(directory))[1]["num_examples"]
+def iterate_numpy(directory, batch_size, shuffle=True, **options):
+    """The batches of `read_shards` as NumPy arrays, for JAX or PyTorch training loops.
+
+    Takes the same arguments as `read_shards`; with `with_ids=True` the ids
+    come as a list of `str`.
+
+    Example:
+
+    >>> import tempfile
+    >>> from data_pipeline import write_shards
+    >>> out = tempfile.mkdtemp()
+    >>> _ = write_shards("samples:validation", out, image_size=32, crops_per_image=4)
+    >>> L, ab = next(iterate_numpy(out, batch_size=4))
+    >>> L.shape, ab.shape, L.dtype.name
+    ((4, 32, 32, 1), (4, 32, 32, 2), 'float32')
+    """
+    for batch in read_shards(directory, batch_size, shuffle, **options).as_numpy_iterator():
+        if len(batch) == 3:
+            batch = (batch[0], batch[1], [example_id.decode("utf-8") for example_id in batch[2]])
+        yield batch

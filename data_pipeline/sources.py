@@ -1,12 +1,9 @@
 """Sources of images: each is a sorted, indexable list of items with stable ids.
 
-A source knows its `split`, its number of items, a canonical `spec` string
-(recorded in the manifest) and `iter_range(start, stop)`, which yields
-`(item_id, payload)` for items `start..stop-1` in a fixed order. A payload
-is an encoded image (path), an RGB array, a `LabImage` (already CIELAB), or
-a `SkipItem` carrying the reason the item cannot be used. Because items are
-addressed by index, "build shard i" reads only its own items: a shard is a
-pure function of (source, shard index).
+A source knows its `split`, its length, a canonical `spec` string (recorded in the manifest)
+and `iter_range(start, stop)`, which yields `(item_id, payload)` for items `start..stop-1`. A
+payload is an encoded image (path), an RGB array, a `LabImage`, or a `SkipItem` with the reason
+the item cannot be used. Items are addressed by index, so a build reads only what it needs.
 
 Spec strings (used by `write_shards` and the CLI):
 `tfds:NAME[:SPLIT]`, `folder:PATH`, `npy:L.npy,AB.npy[,AB2.npy...]`,
@@ -21,7 +18,13 @@ import threading
 
 import numpy as np
 
-from data_pipeline.preprocess import SkipItem
+
+class SkipItem(Exception):
+    """An item that cannot become an example, and why; a source may yield one as a payload."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,10 +37,8 @@ class LabImage:
 class ImageFolder:
     """Every image file under `path`, recursively, sorted by relative path.
 
-    Files are chosen by extension (any extension Pillow registers, case
-    insensitive); hidden files and folders are ignored; labels (subfolder
-    names) are ignored. A file that turns out not to be a readable image is
-    skipped at build time with its reason.
+    Files are chosen by any extension Pillow registers; hidden files and folders are ignored.
+    An unreadable image is skipped at build time with its reason.
     """
 
     def __init__(self, path, split="train"):
@@ -45,7 +46,9 @@ class ImageFolder:
 
         self.root = pathlib.Path(path).expanduser()
         if not self.root.is_dir():
-            raise FileNotFoundError(f"image folder source: {str(self.root)!r} does not exist or is not a directory.")
+            raise FileNotFoundError(
+                f"image folder source: {str(self.root)!r} does not exist or is not a directory."
+            )
         extensions = {ext.lower() for ext in Image.registered_extensions()}
         files = []
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -54,7 +57,9 @@ class ImageFolder:
                 if not name.startswith(".") and os.path.splitext(name)[1].lower() in extensions:
                     files.append(pathlib.Path(dirpath, name).relative_to(self.root).as_posix())
         if not files:
-            raise FileNotFoundError(f"image folder source: no image files found under {str(self.root)!r}.")
+            raise FileNotFoundError(
+                f"image folder source: no image files found under {str(self.root)!r}."
+            )
         self.files = sorted(files)
         self.split = split
         self.spec = f"folder:{self.root.resolve()}"
@@ -70,11 +75,8 @@ class ImageFolder:
 class NumpyLab:
     """Report 002's layout: 8-bit L and ab arrays in OpenCV's Lab scaling.
 
-    OpenCV stores 8-bit Lab as L8 = L * 255 / 100, a8 = a + 128,
-    b8 = b + 128; this source inverts that exactly: L = L8 * 100 / 255,
-    a = a8 - 128, b = b8 - 128. Several ab files (the Kaggle set report 002
-    used splits ab into three) are concatenated in order and must together
-    match the L array's length.
+    Inverts OpenCV's L8 = L * 255 / 100, a8 = a + 128, b8 = b + 128. Several ab files (report
+    002's Kaggle set splits ab into three) are concatenated in order.
 
     Args:
         l_path: `.npy` of uint8, shape (N, H, W) or (N, H, W, 1).
@@ -91,19 +93,28 @@ class NumpyLab:
         if self.L.ndim == 4 and self.L.shape[-1] == 1:
             self.L = self.L[..., 0]
         if self.L.ndim != 3:
-            raise ValueError(f"npy source: L array {str(l_path)!r} must be (N, H, W) or (N, H, W, 1); received shape {self.L.shape}.")
+            raise ValueError(
+                f"npy source: L array {str(l_path)!r} must be (N, H, W) or (N, H, W, 1). "
+                f"Received: shape={self.L.shape}"
+            )
         for path, ab in zip(ab_paths, self.abs):
             if ab.ndim != 4 or ab.shape[-1] != 2 or ab.shape[1:3] != self.L.shape[1:3]:
                 raise ValueError(
-                    f"npy source: ab array {str(path)!r} must be (N, {self.L.shape[1]}, {self.L.shape[2]}, 2) "
-                    f"to match L; received shape {ab.shape}."
+                    f"npy source: ab array {str(path)!r} must be "
+                    f"(N, {self.L.shape[1]}, {self.L.shape[2]}, 2) to match L. "
+                    f"Received: shape={ab.shape}"
                 )
         for path, arr in [(l_path, self.L), *zip(ab_paths, self.abs)]:
             if arr.dtype != np.uint8:
-                raise ValueError(f"npy source: {str(path)!r} has dtype {arr.dtype}; the OpenCV 8-bit Lab layout is uint8.")
+                raise ValueError(
+                    f"npy source: {str(path)!r} must be uint8 (OpenCV's 8-bit Lab layout). "
+                    f"Received: dtype={arr.dtype}"
+                )
         total = sum(len(ab) for ab in self.abs)
         if total != len(self.L):
-            raise ValueError(f"npy source: L has {len(self.L)} images but the ab arrays hold {total}.")
+            raise ValueError(
+                f"npy source: L has {len(self.L)} images but the ab arrays hold {total}."
+            )
         self.offsets = np.cumsum([0] + [len(ab) for ab in self.abs])
         self.l_name = pathlib.Path(l_path).name
         self.split = split
@@ -157,18 +168,15 @@ def _package_dir(name):
 class SamplePhotos:
     """The bundled photographs (scikit-image, scikit-learn, matplotlib).
 
-    Train: 9 photos (astronaut, Grace Hopper, Hubble deep field, an
-    immunohistochemistry slide, a stereo pair of motorcycles, a retina, a
-    rocket launch, a Chinese temple); validation: 3 (Chelsea the cat, a
-    coffee cup, a flower). With `crops_per_image` random crops each, they
-    give the demo and the notebooks' SMOKE mode a small real dataset with no
-    download. A photo a package does not ship in this installation is
-    skipped with that reason.
+    9 training and 3 validation photos: a small real dataset with no download, for the demo
+    and SMOKE runs. A photo the installed packages do not ship is skipped with that reason.
     """
 
     def __init__(self, split="train"):
         if split not in SAMPLE_SPLITS:
-            raise ValueError(f"samples source: split must be one of {SAMPLE_SPLITS}; received split={split!r}.")
+            raise ValueError(
+                f"samples source: split must be one of {SAMPLE_SPLITS}; received split={split!r}."
+            )
         self.items = [(pid, pkg, rel) for pid, pkg, rel, s in _SAMPLE_PHOTOS if s == split]
         self.split = split
         self.spec = f"samples:{split}"
@@ -192,28 +200,34 @@ _TFDS_LOCK = threading.Lock()
 class TFDSImages:
     """Any TFDS image dataset by name and split, in its canonical order.
 
-    Honours `data_dir` and `download`: with `download=False` it reads an
-    already prepared data dir and never touches the network. Shard i reads
-    only its slice `split[a:b]`. Item ids are TFDS's own stable record ids.
+    With `download=False` it reads a prepared `data_dir` and never touches the network. Item
+    ids are TFDS's own stable record ids.
     """
 
     def __init__(self, name, split="train", data_dir=None, download=True, image_key=None):
         import tensorflow_datasets as tfds
 
         if re.search(r"[\[\]%+]", split):
-            raise ValueError(f"tfds source: give a plain split name (e.g. 'train'); received split={split!r}.")
+            raise ValueError(
+                f"tfds source: give a plain split name (e.g. 'train'); received split={split!r}."
+            )
         try:
             builder = tfds.builder(name, data_dir=data_dir)
         except Exception as error:  # DatasetNotFoundError and friends
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ValueError(f"tfds source: unknown or unloadable TFDS dataset {name!r}: {first_line}") from None
+            first_line = (
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            )
+            raise ValueError(
+                f"tfds source: unknown or unloadable TFDS dataset {name!r}: {first_line}"
+            ) from None
         if download:
             try:
                 builder.download_and_prepare()
             except Exception as error:
                 raise RuntimeError(
-                    f"tfds source: could not download and prepare {name!r} ({type(error).__name__}: {error}). "
-                    "Without internet, prepare it elsewhere and pass data_dir=... with download=False."
+                    f"tfds source: could not download and prepare {name!r} "
+                    f"({type(error).__name__}: {error}). Without internet, prepare it elsewhere "
+                    "and pass data_dir=... with download=False."
                 ) from None
         if split in builder.info.splits:
             num_items = builder.info.splits[split].num_examples
@@ -223,12 +237,18 @@ class TFDSImages:
             except Exception:
                 num_items = -1
             if num_items < 0:
-                raise ValueError(f"tfds source: {name!r} has no split {split!r}; it has {sorted(builder.info.splits)}.")
+                raise ValueError(
+                    f"tfds source: {name!r} has no split {split!r}; "
+                    f"it has {sorted(builder.info.splits)}."
+                )
         features = builder.info.features
         if image_key is None:
             keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
             if not keys:
-                raise ValueError(f"tfds source: {name!r} has no image feature; its features are {list(features)}.")
+                raise ValueError(
+                    f"tfds source: {name!r} has no image feature; "
+                    f"its features are {list(features)}."
+                )
             image_key = "image" if "image" in keys else keys[0]
         self.builder = builder
         self.name = name
@@ -259,7 +279,9 @@ class TFDSImages:
         stop = min(stop, self.num_items)
         if start >= stop:
             return
-        with _TFDS_LOCK:  # dataset construction is serialised (tfds.testing.mock_data patches globals)
+        with (
+            _TFDS_LOCK
+        ):  # dataset construction is serialised (tfds.testing.mock_data patches globals)
             ds = self.builder.as_dataset(
                 split=f"{self.split}[{start}:{stop}]",
                 shuffle_files=False,
@@ -295,9 +317,8 @@ def sample_photos(split="train"):
 class FirstItems:
     """The first `n` items of another source, as a source of their own.
 
-    Reports train on a fixed number of images of a larger split (report 000:
-    the first 50,000 / 30,000 of Tiny-ImageNet); this takes them without
-    reading the rest. Its `spec` records the cut, e.g. `tfds:cifar10:train[:500]`.
+    Reports train on the first images of a larger split (report 000: 50,000 / 30,000 of
+    Tiny-ImageNet). Its `spec` records the cut, e.g. `tfds:cifar10:train[:500]`.
     """
 
     def __init__(self, source, n, split=None):
@@ -339,19 +360,22 @@ _TFDS_SPEC = re.compile(r"^(?P<name>[^:\[]+?(?::\d+(?:\.\d+)*)?)(?::(?P<split>.+
 def from_spec(spec, split=None, data_dir=None, download=True):
     """Resolves a source object or a spec string to a source.
 
-    `split`, when given, fills in a spec without one (and names the shards
-    of folder / npy sources); a spec's own split wins over it only if they
-    agree, else it is an error.
+    `split` fills in a spec without one; a spec's own split that disagrees is an error.
     """
     if not isinstance(spec, str):
         if not hasattr(spec, "iter_range"):
-            raise TypeError(f"source must be a spec string or a data_pipeline source; received {type(spec).__name__}.")
+            raise TypeError(
+                "`source` must be a spec string or a data_pipeline source. "
+                f"Received: {type(spec).__name__}"
+            )
         return spec
     kind, _, rest = spec.partition(":")
 
     def pick(own):
         if own and split and own != split:
-            raise ValueError(f"source {spec!r} names split {own!r} but split={split!r} was also given.")
+            raise ValueError(
+                f"source {spec!r} names split {own!r} but split={split!r} was also given."
+            )
         return own or split or "train"
 
     if kind == "tfds":
@@ -366,7 +390,9 @@ def from_spec(spec, split=None, data_dir=None, download=True):
     if kind == "npy":
         paths = [p for p in rest.split(",") if p]
         if len(paths) < 2:
-            raise ValueError(f"npy source spec must be 'npy:L.npy,AB.npy[,AB2.npy...]'; received {spec!r}.")
+            raise ValueError(
+                f"npy source spec must be 'npy:L.npy,AB.npy[,AB2.npy...]'; received {spec!r}."
+            )
         return numpy_lab(paths[0], paths[1:], split=pick(None))
     if kind == "samples":
         return sample_photos(split=pick(rest or None))
@@ -379,19 +405,21 @@ def from_spec(spec, split=None, data_dir=None, download=True):
 class EveryNth:
     """A fixed held-out split of another source: every `every`-th item, or all the others.
 
-    Item `i` of the source (in its sorted order) belongs to "validation" when
-    `i % every == 0` and to "train" otherwise, so the split depends only on
-    the items' order, never on a random draw, and no item is in both. Its
-    `spec` records the cut, e.g. `folder:/photos[::7]` / `folder:/photos[not ::7]`.
+    Item `i` is "validation" when `i % every == 0`, else "train": no random draw, no item in
+    both. Its `spec` records the cut, e.g. `folder:/photos[::7]` / `folder:/photos[not ::7]`.
     """
 
     SPLITS = ("train", "validation")
 
     def __init__(self, source, split, every):
         if split not in self.SPLITS:
-            raise ValueError(f"held-out split: split must be one of {self.SPLITS}; received split={split!r}.")
+            raise ValueError(
+                f"held-out split: split must be one of {self.SPLITS}; received split={split!r}."
+            )
         if int(every) < 2:
-            raise ValueError(f"held-out split: `every` must be at least 2; received every={every!r}.")
+            raise ValueError(
+                f"held-out split: `every` must be at least 2; received every={every!r}."
+            )
         self.source, self.every, self.split = source, int(every), split
         held_out = split == "validation"
         self.indices = [i for i in range(len(source)) if (i % self.every == 0) == held_out]
@@ -406,7 +434,7 @@ class EveryNth:
 
 
 def every_nth(source, split, every, data_dir=None, download=True):
-    """The held-out ("validation": every `every`-th item) or training split of `source`; see `EveryNth`.
+    """The held-out ("validation": every `every`-th item) or "train" split of `source`.
 
     Example:
 

@@ -1,17 +1,11 @@
 """The documented split of a folder of real photos into training and validation photos.
 
-The notebooks reproduce the reports on `../shared/photos/imagenet-800`, 800
-ImageNet photographs, one per class (short side 256 px). The split is fixed:
-sorted by file name, the photo at index `i` is a validation photo when
-`i % 7 == 0` (115 photos, 112 in colour) and a training photo otherwise (685,
-667 in colour). Greyscale photos are skipped by the shard builder, so no
-metric is computed against a grey "truth". Every seventh class by WordNet id
-is held out, so the validation photos are of classes never trained on.
+The notebooks use `../shared/photos/imagenet-800`, 800 ImageNet photographs, one per class.
+Sorted by file name (WordNet id first), the photo at index `i` is a validation photo when
+`i % 7 == 0` (115 photos, 112 in colour), else a training photo (685, 667 in colour); so the
+validation photos are of classes never trained on. The shard builder skips greyscale photos.
 
-`load_split` builds the split's CIELAB shards with `write_shards` (the
-library's own preprocessing: centre or random crops, resized) and returns
-them as NumPy arrays; training code that wants augmentation reads the same
-shards with `read_shards(..., flip=True)`.
+`load_split` builds the split's shards with `write_shards` and returns NumPy arrays.
 """
 
 import os
@@ -31,7 +25,7 @@ def default_photo_folder():
     """`$COLORIZATION_PHOTOS`, else `../shared/photos/imagenet-800` beside the repository."""
     if os.environ.get(PHOTOS_ENV):
         return pathlib.Path(os.environ[PHOTOS_ENV]).expanduser()
-    return pathlib.Path(__file__).resolve().parents[2] / "shared" / "photos" / "imagenet-800"
+    return pathlib.Path(__file__).resolve().parents[3] / "shared" / "photos" / "imagenet-800"
 
 
 def find_photo_folder(folder=None):
@@ -66,7 +60,14 @@ def photo_source(split, folder=None, limit=None, every=VALIDATION_EVERY):
 
 
 def load_split(
-    split, image_size, folder=None, limit=None, crops_per_image=1, crop=None, crop_scale=(0.25, 1.0), seed=0,
+    split,
+    image_size,
+    folder=None,
+    limit=None,
+    crops_per_image=1,
+    crop=None,
+    crop_scale=(0.25, 1.0),
+    seed=0,
     shard_dir=None,
 ):
     """The split's photos as CIELAB arrays `(L, ab, ids)`, through the shard builder.
@@ -75,14 +76,12 @@ def load_split(
         split: "train" or "validation".
         image_size: side of the square crops, resized (e.g. 64 for report 000).
         folder, limit: see `photo_source`.
-        crops_per_image, crop, crop_scale, seed: see `write_shards` (one
-            centre crop of the short side by default).
-        shard_dir: where the shards go (default: a new temporary folder);
-            an existing build with the same settings is reused.
+        crops_per_image, crop, crop_scale, seed: see `write_shards`.
+        shard_dir: where the shards go (default: a new temporary folder); an existing build
+            with the same settings is reused.
 
     Returns:
-        `L` float32 `(N, S, S, 1)`, `ab` float32 `(N, S, S, 2)`, and the ids
-        (file names) of the N examples, in file order.
+        `L` float32 `(N, S, S, 1)`, `ab` float32 `(N, S, S, 2)` and the ids (file names).
 
     Example:
 
@@ -92,15 +91,27 @@ def load_split(
     ...     print(L.shape, ab.shape, ids[0])
     (3, 32, 32, 1) (3, 32, 32, 2) n01443537_goldfish.jpg
     """
-    from data_pipeline.numpy_reader import iterate_numpy
-    from data_pipeline.writer import write_shards
+    from data_pipeline import iterate_numpy
+    from data_pipeline import write_shards
 
-    shard_dir = pathlib.Path(shard_dir) if shard_dir is not None else pathlib.Path(tempfile.mkdtemp(prefix="photos_"))
+    shard_dir = (
+        pathlib.Path(shard_dir)
+        if shard_dir is not None
+        else pathlib.Path(tempfile.mkdtemp(prefix="photos_"))
+    )
     write_shards(
-        photo_source(split, folder=folder, limit=limit), shard_dir, image_size=image_size,
-        crops_per_image=crops_per_image, crop=crop, crop_scale=crop_scale, seed=seed, split=split,
+        photo_source(split, folder=folder, limit=limit),
+        shard_dir,
+        image_size=image_size,
+        crops_per_image=crops_per_image,
+        crop=crop,
+        crop_scale=crop_scale,
+        seed=seed,
+        split=split,
     )
     L, ab, ids = [], [], []
-    for batch_L, batch_ab, batch_ids in iterate_numpy(shard_dir, 256, shuffle=False, split=split, with_ids=True):
+    for batch_L, batch_ab, batch_ids in iterate_numpy(
+        shard_dir, 256, shuffle=False, split=split, with_ids=True
+    ):
         L.append(batch_L), ab.append(batch_ab), ids.extend(batch_ids)
     return np.concatenate(L), np.concatenate(ab), ids

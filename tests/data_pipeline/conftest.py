@@ -1,14 +1,13 @@
 """Fixtures for the data_pipeline tests: small real photos on disk."""
 
 import pytest
-from PIL import Image
-
 from dp_testdata import photo_tiles
+from PIL import Image
 
 
 @pytest.fixture
 def png_folder(tmp_path):
-    """A folder of 20 lossless 16x16 PNG tiles of real photos, in nested subfolders; returns (path, {id: rgb})."""
+    """20 lossless 16x16 PNG tiles of real photos in subfolders; returns (path, {id: rgb})."""
     root = tmp_path / "photos"
     expected = {}
     for i, tile in enumerate(photo_tiles(16, 20)):

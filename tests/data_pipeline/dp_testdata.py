@@ -1,4 +1,4 @@
-"""Test data helpers for the data_pipeline tests (imported by name; pytest puts this folder on sys.path)."""
+"""Test data of the data_pipeline tests (imported by name: pytest puts this folder on sys.path)."""
 
 import struct
 import zlib
@@ -12,10 +12,20 @@ def png16_rgb(array):
     raw = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(height))
 
     def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + tag
+            + data
+            + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def photo_tiles(size, count):
@@ -27,6 +37,9 @@ def photo_tiles(size, count):
     for i in range(count):
         photo = photos[i % len(photos)]
         step = (i // len(photos)) * 7
-        y, x = 60 + (step * 3) % (photo.shape[0] - size - 60), 40 + (step * 5) % (photo.shape[1] - size - 40)
+        y, x = (
+            60 + (step * 3) % (photo.shape[0] - size - 60),
+            40 + (step * 5) % (photo.shape[1] - size - 40),
+        )
         tiles.append(np.ascontiguousarray(photo[y : y + size, x : x + size]))
     return tiles

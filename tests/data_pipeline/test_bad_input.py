@@ -5,12 +5,13 @@ import json
 
 import numpy as np
 import pytest
+from dp_testdata import photo_tiles
+from dp_testdata import png16_rgb
 from PIL import Image
 from skimage.color import rgb2lab
 
-from data_pipeline import iterate_numpy, write_shards
-
-from dp_testdata import photo_tiles, png16_rgb
+from data_pipeline import iterate_numpy
+from data_pipeline import write_shards
 
 SIZE = 16
 
@@ -25,7 +26,9 @@ def bad_corpus(tmp_path):
     Image.fromarray(np.kron(good[1], np.ones((4, 4, 1), np.uint8))).save(buffer, "JPEG", quality=95)
     (root / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     (root / "notes.jpg").write_text("this is a text file, not a JPEG\n")
-    Image.new("CMYK", (SIZE, SIZE), (0, 255, 255, 0)).save(root / "cmyk.jpg", quality=95)  # pure red ink
+    Image.new("CMYK", (SIZE, SIZE), (0, 255, 255, 0)).save(
+        root / "cmyk.jpg", quality=95
+    )  # pure red ink
     rgb16 = (np.random.default_rng(0).random((SIZE, SIZE, 3)) * 65535).astype(np.uint16)
     (root / "rgb16.png").write_bytes(png16_rgb(rgb16))
     grey16 = np.tile(np.linspace(1000, 64000, SIZE).astype(np.uint16), (SIZE, 1))
@@ -40,7 +43,13 @@ def bad_corpus(tmp_path):
     palette.save(root / "palette.png")
     Image.fromarray(good[0]).convert("L").save(root / "grey.png")
     Image.fromarray(good[0][:10, :10]).save(root / "small.png")
-    return root, {"good": good[0], "rgb16": rgb16, "grey16": grey16, "rgba": rgba, "palette": palette}
+    return root, {
+        "good": good[0],
+        "rgb16": rgb16,
+        "grey16": grey16,
+        "rgba": rgba,
+        "palette": palette,
+    }
 
 
 def _examples(out):
@@ -57,7 +66,9 @@ def test_bad_corpus_is_converted_or_skipped_with_reasons(bad_corpus, tmp_path):
     assert "truncated" in reasons["truncated.jpg"]
     assert "not an image" in reasons["notes.jpg"]
     assert "too small: 10x10" in reasons["small.png"]
-    assert reasons["grey.png"].startswith("greyscale") and reasons["grey16.png"].startswith("greyscale")
+    assert reasons["grey.png"].startswith("greyscale") and reasons["grey16.png"].startswith(
+        "greyscale"
+    )
     assert entry["num_skipped"] == 5 and entry["num_examples"] == 5
     on_disk = json.loads((out / "manifest.json").read_text())["splits"]["train"]
     assert on_disk["skipped"] == entry["skipped"]
@@ -72,9 +83,13 @@ def test_bad_corpus_is_converted_or_skipped_with_reasons(bad_corpus, tmp_path):
     alpha = sources["rgba"][..., 3:].astype(np.float64) / 255
     over_white = np.round(sources["rgba"][..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
     np.testing.assert_allclose(examples["rgba.png"], rgb2lab(over_white), atol=0.5)
-    np.testing.assert_allclose(examples["rgba.png"][:, :8], np.tile([100.0, 0, 0], (SIZE, 8, 1)), atol=0.05)
+    np.testing.assert_allclose(
+        examples["rgba.png"][:, :8], np.tile([100.0, 0, 0], (SIZE, 8, 1)), atol=0.05
+    )
     # Palette: the palette colours themselves.
-    np.testing.assert_allclose(examples["palette.png"], rgb2lab(np.asarray(sources["palette"].convert("RGB"))), atol=0.04)
+    np.testing.assert_allclose(
+        examples["palette.png"], rgb2lab(np.asarray(sources["palette"].convert("RGB"))), atol=0.04
+    )
     # CMYK (0, 100%, 100%, 0) is a strong red: large positive a and b.
     red = examples["cmyk.jpg"].reshape(-1, 3).mean(0)
     assert red[1] > 60 and red[2] > 40
@@ -88,7 +103,9 @@ def test_grey_flag_keeps_and_marks_greyscale_images(bad_corpus, tmp_path):
     examples = _examples(tmp_path / "out")
     # 16-bit grey scaled by 255/65535 (not clipped at 255 as Pillow's "L" conversion would).
     grey8 = np.round(sources["grey16"] * (255 / 65535)).astype(np.uint8)
-    np.testing.assert_allclose(examples["grey16.png"], rgb2lab(np.repeat(grey8[..., None], 3, -1)), atol=0.05)
+    np.testing.assert_allclose(
+        examples["grey16.png"], rgb2lab(np.repeat(grey8[..., None], 3, -1)), atol=0.05
+    )
     assert np.abs(examples["grey16.png"][..., 1:]).max() < 0.05
 
 

@@ -1,4 +1,4 @@
-"""`python -m data_pipeline build --runner beam` writes the same shards and manifest as the local build.
+"""`colorization-data build --runner beam` writes the same shards and manifest as the local build.
 
 The Beam tests need the optional `beam` extra (apache-beam) and are skipped
 without it; they run the DirectRunner in-process.
@@ -18,8 +18,19 @@ def _files(directory):
 
 
 def _build_args(root, out, *extra):
-    return ["build", "--source", f"folder:{root}", "--out", str(out), "--size", "16",
-            "--examples-per-shard", "6", "--quiet", *extra]
+    return [
+        "build",
+        "--source",
+        f"folder:{root}",
+        "--out",
+        str(out),
+        "--size",
+        "16",
+        "--examples-per-shard",
+        "6",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -30,16 +41,27 @@ def photos(png_folder):
 
 
 def test_beam_build_equals_local_build(photos, tmp_path, capsys):
-    pytest.importorskip("apache_beam", reason="apache-beam is not installed (optional extra 'beam')")
+    pytest.importorskip(
+        "apache_beam", reason="apache-beam is not installed (optional extra 'beam')"
+    )
     local, beam = tmp_path / "local", tmp_path / "beam"
-    assert cli.main(_build_args(photos, local, "--workers", "1")) == 0
-    assert cli.main(_build_args(photos, beam, "--runner", "beam", "--", "--runner=DirectRunner")) == 0
+    assert data_cli.main(_build_args(photos, local, "--workers", "1")) == 0
+    assert (
+        data_cli.main(_build_args(photos, beam, "--runner", "beam", "--", "--runner=DirectRunner"))
+        == 0
+    )
     summaries = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [summary.pop("out") for summary in summaries] == [str(local), str(beam)]
-    assert summaries[0] == summaries[1] and summaries[0]["num_shards"] == 4 and summaries[0]["num_skipped"] == 1
+    assert (
+        summaries[0] == summaries[1]
+        and summaries[0]["num_shards"] == 4
+        and summaries[0]["num_skipped"] == 1
+    )
 
     expected = _files(local)
-    assert sorted(expected) == ["manifest.json"] + [f"train-{i:05d}-of-00004.tfrecord" for i in range(4)]
+    assert sorted(expected) == ["manifest.json"] + [
+        f"train-{i:05d}-of-00004.tfrecord" for i in range(4)
+    ]
     built = _files(beam)
     assert sorted(built) == sorted(expected)
     for name in expected:
@@ -50,9 +72,11 @@ def test_beam_build_equals_local_build(photos, tmp_path, capsys):
 
 
 def test_beam_build_resumes_a_partial_build(photos, tmp_path):
-    pytest.importorskip("apache_beam", reason="apache-beam is not installed (optional extra 'beam')")
+    pytest.importorskip(
+        "apache_beam", reason="apache-beam is not installed (optional extra 'beam')"
+    )
     local, partial = tmp_path / "local", tmp_path / "partial"
-    assert cli.main(_build_args(photos, local, "--workers", "1")) == 0
+    assert data_cli.main(_build_args(photos, local, "--workers", "1")) == 0
     # A build killed after three shards: one shard missing, manifest still "building".
     shutil.copytree(local, partial)
     (partial / "train-00002-of-00004.tfrecord").unlink()
@@ -63,17 +87,19 @@ def test_beam_build_resumes_a_partial_build(photos, tmp_path):
     (partial / "manifest.json").write_text(json.dumps(manifest))
     kept = (partial / "train-00000-of-00004.tfrecord").stat().st_mtime_ns
 
-    assert cli.main(_build_args(photos, partial, "--runner", "beam")) == 0
+    assert data_cli.main(_build_args(photos, partial, "--runner", "beam")) == 0
     assert _files(partial) == _files(local)
-    assert (partial / "train-00000-of-00004.tfrecord").stat().st_mtime_ns == kept  # finished shards are not rebuilt
+    assert (
+        partial / "train-00000-of-00004.tfrecord"
+    ).stat().st_mtime_ns == kept  # finished shards are not rebuilt
 
 
 def test_beam_runner_without_apache_beam_is_a_clear_error(photos, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "apache_beam", None)  # as if not installed
-    assert cli.main(_build_args(photos, tmp_path / "out", "--runner", "beam")) == 2
+    assert data_cli.main(_build_args(photos, tmp_path / "out", "--runner", "beam")) == 2
     assert "apache-beam" in capsys.readouterr().err
 
 
 def test_pipeline_options_need_the_beam_runner(photos, tmp_path, capsys):
-    assert cli.main(_build_args(photos, tmp_path / "out", "--", "--runner=DirectRunner")) == 2
+    assert data_cli.main(_build_args(photos, tmp_path / "out", "--", "--runner=DirectRunner")) == 2
     assert "--runner beam" in capsys.readouterr().err

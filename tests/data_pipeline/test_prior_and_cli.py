@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 
-from data_pipeline import compute_prior, iterate_numpy, write_shards
 from colorization_apps.data_cli import main
+from data_pipeline import compute_prior
+from data_pipeline import iterate_numpy
+from data_pipeline import write_shards
 
 
 def test_compute_prior_matches_bruteforce_nearest_bin_counts(tmp_path, reference_bins):
@@ -27,10 +29,33 @@ def test_compute_prior_matches_bruteforce_nearest_bin_counts(tmp_path, reference
 
 def test_cli_build_and_inspect(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["build", "--source", "samples", "--split", "validation", "--out", str(out), "--size", "16",
-                 "--crops-per-image", "4", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--source",
+                "samples",
+                "--split",
+                "validation",
+                "--out",
+                str(out),
+                "--size",
+                "16",
+                "--crops-per-image",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary == {"out": str(out), "split": "validation", "num_examples": 12, "num_shards": 1, "num_skipped": 0}
+    assert summary == {
+        "out": str(out),
+        "split": "validation",
+        "num_examples": 12,
+        "num_shards": 1,
+        "num_skipped": 0,
+    }
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "== validation: complete" in text and "12 examples in 1 of 1 shards" in text

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from data_pipeline import iterate_numpy, read_shards, write_shards
+from data_pipeline import iterate_numpy
+from data_pipeline import read_shards
+from data_pipeline import write_shards
 
 # float16 keeps 11 significant bits: half a step at |x| < 128 is 0.03125.
 F16_TOL = 0.0313 + 1e-3
@@ -27,7 +29,9 @@ def test_folder_round_trip_matches_skimage_lab(png_folder, tmp_path):
     out = tmp_path / "shards"
     entry = write_shards(f"folder:{root}", out, image_size=16, examples_per_shard=8, grey="keep")
     assert [s["count"] for s in entry["shards"]] == [8, 8, 4]
-    assert sorted(p.name for p in out.glob("*.tfrecord")) == [f"train-{i:05d}-of-00003.tfrecord" for i in range(3)]
+    assert sorted(p.name for p in out.glob("*.tfrecord")) == [
+        f"train-{i:05d}-of-00003.tfrecord" for i in range(3)
+    ]
     L, ab, ids = _read_all_tf(out)
     assert ids == sorted(expected)  # sorted relative paths, recursively, labels ignored
     assert L.dtype == np.float32 and L.shape == (20, 16, 16, 1) and ab.shape == (20, 16, 16, 2)
@@ -49,7 +53,9 @@ def test_center_crop_takes_the_middle_square(tmp_path):
     from PIL import Image
     from skimage import data
 
-    photo = np.ascontiguousarray(data.astronaut()[100:116, 100:124])  # 16 x 24: the crop needs no resize
+    photo = np.ascontiguousarray(
+        data.astronaut()[100:116, 100:124]
+    )  # 16 x 24: the crop needs no resize
     folder = tmp_path / "one"
     folder.mkdir()
     Image.fromarray(photo).save(folder / "wide.png")
@@ -67,13 +73,20 @@ def test_numpy_lab_source_inverts_opencv_8bit_scaling_exactly(tmp_path):
     np.save(tmp_path / "ab1.npy", ab8[:100])
     np.save(tmp_path / "ab2.npy", ab8[100:])
     out = tmp_path / "out"
-    entry = write_shards(f"npy:{tmp_path/'L.npy'},{tmp_path/'ab1.npy'},{tmp_path/'ab2.npy'}", out, image_size=8, grey="keep")
+    entry = write_shards(
+        f"npy:{tmp_path / 'L.npy'},{tmp_path / 'ab1.npy'},{tmp_path / 'ab2.npy'}",
+        out,
+        image_size=8,
+        grey="keep",
+    )
     assert [s["count"] for s in entry["shards"]] == [128, 128, 44]  # 128 per shard but the last
     L, ab, ids = _read_all_tf(out)
     assert ids[:2] == ["L.npy[0]", "L.npy[1]"] and len(ids) == 300
     # Hand-worked inverse of OpenCV's 8-bit Lab: L = L8 * 100 / 255, a = a8 - 128, b = b8 - 128.
     np.testing.assert_allclose(L[..., 0], L8.astype(np.float64) * 100 / 255, atol=F16_TOL)
-    np.testing.assert_array_equal(ab, ab8.astype(np.float32) - 128)  # integers below 2048 are exact in float16
+    np.testing.assert_array_equal(
+        ab, ab8.astype(np.float32) - 128
+    )  # integers below 2048 are exact in float16
 
 
 def test_gzip_shards_read_back_identically(png_folder, tmp_path):
@@ -96,8 +109,12 @@ def test_reader_options_shuffle_flip_repeat_drop_remainder(png_folder, tmp_path)
     L0, ab0, ids0 = _read_all_tf(out)
     by_id = {i: (L0[k], ab0[k]) for k, i in enumerate(ids0)}
 
-    keras.utils.set_random_seed(0)  # with a global seed, a stateful op's stream depends on the ops made before it
-    batches = list(read_shards(out, 6, shuffle=True, seed=3, flip=True, drop_remainder=True, with_ids=True))
+    keras.utils.set_random_seed(
+        0
+    )  # with a global seed, a stateful op's stream depends on the ops made before it
+    batches = list(
+        read_shards(out, 6, shuffle=True, seed=3, flip=True, drop_remainder=True, with_ids=True)
+    )
     assert [b[0].shape[0] for b in batches] == [6, 6, 6]
     seen, flips = [], 0
     for L, ab, ids in batches:
@@ -111,15 +128,23 @@ def test_reader_options_shuffle_flip_repeat_drop_remainder(png_folder, tmp_path)
                 np.testing.assert_array_equal(ab[k].numpy(), ref_ab[:, ::-1])
                 flips += 1
     assert len(set(seen)) == 18 and seen != sorted(seen) and 0 < flips < 18
-    again = list(read_shards(out, 6, shuffle=True, seed=3, flip=True, drop_remainder=True, with_ids=True))
-    assert [x.decode() for b in again for x in b[2].numpy()] == seen  # a seed makes the order reproducible
+    again = list(
+        read_shards(out, 6, shuffle=True, seed=3, flip=True, drop_remainder=True, with_ids=True)
+    )
+    assert [
+        x.decode() for b in again for x in b[2].numpy()
+    ] == seen  # a seed makes the order reproducible
     for first, second in zip(batches, again):  # ... and the flips
         np.testing.assert_array_equal(first[0].numpy(), second[0].numpy())
 
     repeated = read_shards(out, 8, repeat=True).take(7)
     assert sum(int(b[0].shape[0]) for b in repeated) == 56  # more than one epoch
 
-    np_ids = [i for b in iterate_numpy(out, 6, shuffle=True, seed=0, flip=True, with_ids=True) for i in b[2]]
+    np_ids = [
+        i
+        for b in iterate_numpy(out, 6, shuffle=True, seed=0, flip=True, with_ids=True)
+        for i in b[2]
+    ]
     assert sorted(np_ids) == sorted(ids0) and np_ids != ids0
 
 

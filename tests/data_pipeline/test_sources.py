@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from data_pipeline import iterate_numpy, sources, write_shards
+from data_pipeline import iterate_numpy
+from data_pipeline import sources
+from data_pipeline import write_shards
 
 
 def test_tfds_source_through_mock_data(tmp_path):
@@ -12,24 +14,31 @@ def test_tfds_source_through_mock_data(tmp_path):
 
     out = tmp_path / "cifar"
     with tfds.testing.mock_data(num_examples=20):
-        entry = write_shards("tfds:cifar10:train", out, image_size=32, examples_per_shard=8, grey="keep")
-        # What the source yields for shard 1 (items 8..15), straight from TFDS:
+        entry = write_shards(
+            "tfds:cifar10:train", out, image_size=32, examples_per_shard=8, grey="keep"
+        )
+        # What the source yields (the build reads the split as `train[0:20]`), straight from TFDS:
         reference = {
             r["tfds_id"].decode(): r["image"]
             for r in tfds.as_numpy(
                 tfds.builder("cifar10").as_dataset(
-                    split="train[8:16]", shuffle_files=False, read_config=tfds.ReadConfig(add_tfds_id=True)
+                    split="train[0:20]",
+                    shuffle_files=False,
+                    read_config=tfds.ReadConfig(add_tfds_id=True),
                 )
             )
         }
-    assert entry["source"] == "tfds:cifar10:train" and [s["count"] for s in entry["shards"]] == [8, 8, 4]
+    assert entry["source"] == "tfds:cifar10:train" and [s["count"] for s in entry["shards"]] == [
+        8,
+        8,
+        4,
+    ]
     assert sorted(p.name for p in out.glob("*.tfrecord"))[0] == "train-00000-of-00003.tfrecord"
     examples = {}
     for L, ab, ids in iterate_numpy(out, 8, shuffle=False, with_ids=True):
         examples.update({i: np.concatenate([L[k], ab[k]], -1) for k, i in enumerate(ids)})
-    shared = sorted(set(reference) & set(examples))
-    assert len(shared) == 8
-    for key in shared:
+    assert sorted(examples) == sorted(reference) and len(examples) == 20
+    for key in examples:
         np.testing.assert_allclose(examples[key], rgb2lab(reference[key]), atol=0.04)
 
 
@@ -60,7 +69,11 @@ def test_sample_photos_are_real_colour_photos_split_by_photo(tmp_path):
 def test_spec_strings_resolve_to_sources(png_folder):
     root, _ = png_folder
     folder = sources.from_spec(f"folder:{root}", split="validation")
-    assert isinstance(folder, sources.ImageFolder) and folder.split == "validation" and len(folder) == 20
+    assert (
+        isinstance(folder, sources.ImageFolder)
+        and folder.split == "validation"
+        and len(folder) == 20
+    )
     assert sources.from_spec("samples").split == "train"
     assert sources.from_spec("samples:validation").spec == "samples:validation"
     with pytest.raises(ValueError, match="names split"):
@@ -110,7 +123,10 @@ def test_photo_split_of_the_real_photos_holds_out_every_seventh():
 
     folder = photo_split.find_photo_folder()
     if folder is None:
-        pytest.skip(f"real photos {photo_split.default_photo_folder()} are absent (they sit beside the clone)")
+        pytest.skip(
+            f"real photos {photo_split.default_photo_folder()} are absent "
+            "(they sit beside the clone)"
+        )
     names = sorted(p.name for p in folder.glob("*.jpg"))
     validation = photo_split.photo_source("validation")
     assert [i for i, _ in validation.iter_range(0, len(validation))] == names[::7]
