@@ -1,4 +1,4 @@
-"""GPU training throughput: the library under JAX (fed from NumPy) vs the same networks in plain PyTorch.
+"""GPU training throughput: the library under JAX (fed from NumPy) vs the same networks in PyTorch.
 
 Measures training images/s for
 - eccv16 (Zhang et al.'s network, classification head, rebalanced soft-encoded
@@ -13,7 +13,7 @@ the Keras model's layers) x images/s / the device's dense bf16 peak.
 Run (the GPU machine has JAX and PyTorch, no TensorFlow):
 
     KERAS_BACKEND=jax python benchmarks/gpu.py               # full settings, JSON to stdout
-    KERAS_BACKEND=jax python benchmarks/gpu.py --smoke       # tiny shapes, runs anywhere (CPU) in about a minute
+    KERAS_BACKEND=jax python benchmarks/gpu.py --smoke       # tiny shapes, runs anywhere (CPU)
 
 Targets (issue 8): Keras/JAX >= 1.0x PyTorch eager; MFU >= 40% for eccv16 in bf16.
 """
@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO / "tests"))  # the PyTorch twin of ECCV16 (tests/tor
 
 import numpy as np  # noqa: E402
 
-try:  # before Keras: importing torch or triton (torch.compile) after TensorFlow / jaxlib can segfault
+# Before Keras: importing torch or triton (torch.compile) after TensorFlow / jaxlib can segfault.
+try:
     import torch  # noqa: E402
 except ImportError:
     torch = None
@@ -71,7 +72,12 @@ def device_info():
 
     device = jax.devices()[0]
     kind = getattr(device, "device_kind", str(device))
-    return {"platform": device.platform, "kind": kind, "count": jax.device_count(), "host": platform.node()}
+    return {
+        "platform": device.platform,
+        "kind": kind,
+        "count": jax.device_count(),
+        "host": platform.node(),
+    }
 
 
 def bf16_peak(kind, override=None):
@@ -84,7 +90,7 @@ def bf16_peak(kind, override=None):
 
 
 def forward_flops(model):
-    """Multiply-adds x 2 of every convolution and dense layer, per image (counted from the built Keras model)."""
+    """Multiply-adds x 2 of every convolution and dense layer per image (from the Keras model)."""
     import keras
 
     flops = 0
@@ -167,7 +173,9 @@ def torch_unet(width=32, dropout=0.2):
             for f in enc[:3]:
                 self.down.append(pair(c, f, dropout, False))
                 c = f
-            self.pool_bn = nn.ModuleList(nn.BatchNorm2d(f, eps=1e-3, momentum=0.01) for f in enc[:3])
+            self.pool_bn = nn.ModuleList(
+                nn.BatchNorm2d(f, eps=1e-3, momentum=0.01) for f in enc[:3]
+            )
             self.bottom = pair(c, enc[3], dropout, True)
             c = enc[3]
             self.ups, self.blocks = nn.ModuleList(), nn.ModuleList()
@@ -218,7 +226,7 @@ class _ECCV16Logits:
 
 
 def torch_soft_targets(ab, bins, sigma=5.0, k=5):
-    """Zhang's soft encoding (5 nearest bins, Gaussian sigma 5) of ab `(B, 2, h, w)` -> `(B, Q, h, w)`."""
+    """Zhang's soft encoding (5 nearest bins, sigma 5): ab `(B, 2, h, w)` -> `(B, Q, h, w)`."""
     import torch
 
     flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
@@ -246,10 +254,17 @@ def time_torch(name, size, kwargs, batches, precision, compiled, warmup, steps):
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     bins = torch.as_tensor(default_ab_bins(), device=device)
     model = torch.compile(net) if compiled else net
-    autocast = torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+    autocast = torch.autocast(
+        device_type=device, dtype=torch.bfloat16, enabled=precision == "bfloat16"
+    )
 
     def step(L_np, ab_np):
-        L = torch.from_numpy(L_np).to(device, non_blocking=True).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+        L = (
+            torch.from_numpy(L_np)
+            .to(device, non_blocking=True)
+            .permute(0, 3, 1, 2)
+            .contiguous(memory_format=torch.channels_last)
+        )
         ab = torch.from_numpy(ab_np).to(device, non_blocking=True).permute(0, 3, 1, 2)
         with autocast:
             out = model(L)
@@ -277,28 +292,48 @@ def time_torch(name, size, kwargs, batches, precision, compiled, warmup, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny shapes and few steps (CPU check of the script)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny shapes and few steps (CPU check of the script)"
+    )
     parser.add_argument("--models", default="eccv16,unet")
     parser.add_argument("--precisions", default="float32,bfloat16")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 50; smoke 2)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps incl. compilation (default 5; smoke 1)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed steps incl. compilation (default 5; smoke 1)",
+    )
     parser.add_argument("--no-torch", action="store_true", help="only the Keras/JAX measurement")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="override the device's dense bf16 peak")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="override the device's dense bf16 peak"
+    )
     args = parser.parse_args(argv)
 
     import keras
 
     if keras.backend.backend() != "jax":
-        raise SystemExit(f"benchmarks/gpu.py measures the JAX backend; set KERAS_BACKEND=jax (got {keras.backend.backend()!r}).")
+        raise SystemExit(
+            "benchmarks/gpu.py measures the JAX backend; set KERAS_BACKEND=jax "
+            f"(got {keras.backend.backend()!r})."
+        )
     steps = args.steps or (2 if args.smoke else 50)
     warmup = args.warmup or (1 if args.smoke else 5)
     settings = SMOKE_SETTINGS if args.smoke else SETTINGS
     info = device_info()
     peak = bf16_peak(info["kind"], args.peak_tflops)
-    report = {"device": info, "bf16_peak_tflops": None if peak is None else peak / 1e12, "smoke": args.smoke,
-              "steps": steps, "warmup": warmup, "results": []}
-    report["torch"] = None if torch is None else {"version": torch.__version__, "cuda": torch.cuda.is_available()}
+    report = {
+        "device": info,
+        "bf16_peak_tflops": None if peak is None else peak / 1e12,
+        "smoke": args.smoke,
+        "steps": steps,
+        "warmup": warmup,
+        "results": [],
+    }
+    report["torch"] = (
+        None if torch is None else {"version": torch.__version__, "cuda": torch.cuda.is_available()}
+    )
 
     for name in args.models.split(","):
         size, batch, kwargs = settings[name]
@@ -318,12 +353,16 @@ def main(argv=None):
                     if compiled and args.no_compile:
                         continue
                     try:
-                        elapsed, loss = time_torch(name, size, kwargs, batches, precision, compiled, warmup, steps)
+                        elapsed, loss = time_torch(
+                            name, size, kwargs, batches, precision, compiled, warmup, steps
+                        )
                         row[label] = {"images_per_s": steps * batch / elapsed, "final_loss": loss}
                         if peak:
                             row[label]["mfu"] = train_flops * steps / elapsed / peak
                     except Exception as error:  # e.g. torch.compile without a C++ compiler
-                        row[label] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"}
+                        row[label] = {
+                            "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                        }
                 eager = row.get("torch_eager", {}).get("images_per_s")
                 if eager:
                     row["keras_vs_torch_eager"] = row["keras_jax"]["images_per_s"] / eager

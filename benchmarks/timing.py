@@ -1,10 +1,10 @@
-"""Timing shared by the benchmark scripts (run as `python benchmarks/NAME.py`, so this imports as `timing`)."""
+"""Timing shared by the benchmark scripts (run as `python benchmarks/NAME.py`)."""
 
 import time
 
 
 def best_time(fn, repeats=5):
-    """Best wall time of `repeats` calls of `fn`, after one warm-up call (compilation, caches, allocator)."""
+    """Best wall time of `repeats` calls of `fn` after a warm-up call (compilation, caches)."""
     fn()
     times = []
     for _ in range(repeats):

@@ -71,8 +71,14 @@ def keras_worker(model_name, case, jit_compile):
 
     baseline = peak_rss_mib()
     keras.utils.set_random_seed(0)
-    model = get_model(model_name, input_shape=(case["size"], case["size"], 1), head="classification")
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=RebalancedCrossEntropy(), jit_compile=jit_compile)
+    model = get_model(
+        model_name, input_shape=(case["size"], case["size"], 1), head="classification"
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss=RebalancedCrossEntropy(),
+        jit_compile=jit_compile,
+    )
     L, ab = make_batch(case["size"], case["batch"])
 
     def step():
@@ -98,10 +104,12 @@ def torch_models():
     from torch import nn
 
     def conv(c_in, c_out, **kw):
-        return nn.Sequential(nn.Conv2d(c_in, c_out, kw.pop("k", 3), padding=kw.pop("p", 1), **kw), nn.ReLU())
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, kw.pop("k", 3), padding=kw.pop("p", 1), **kw), nn.ReLU()
+        )
 
     class UNet(nn.Module):
-        """Report 000, Table 1 (3x3 convs, 4x4 stride-2 transposed convs), as colorization.models.unet."""
+        """Report 000, Table 1 (3x3 convs, 4x4 stride-2 transposed convs), as models.unet."""
 
         def __init__(self, q=313):
             super().__init__()
@@ -110,17 +118,28 @@ def torch_models():
             self.block2 = nn.Sequential(conv(32, 64), nn.Dropout(0.2), conv(64, 64))
             self.down2 = nn.Sequential(nn.MaxPool2d(2), nn.BatchNorm2d(64, eps=1e-3, momentum=0.01))
             self.block3 = nn.Sequential(conv(64, 128), nn.Dropout(0.2), conv(128, 128))
-            self.down3 = nn.Sequential(nn.MaxPool2d(2), nn.BatchNorm2d(128, eps=1e-3, momentum=0.01))
+            self.down3 = nn.Sequential(
+                nn.MaxPool2d(2), nn.BatchNorm2d(128, eps=1e-3, momentum=0.01)
+            )
             self.block4 = nn.Sequential(
-                conv(128, 256), nn.Dropout(0.2), conv(256, 256), nn.BatchNorm2d(256, eps=1e-3, momentum=0.01)
+                conv(128, 256),
+                nn.Dropout(0.2),
+                conv(256, 256),
+                nn.BatchNorm2d(256, eps=1e-3, momentum=0.01),
             )
             self.up1 = nn.ConvTranspose2d(256, 256, 4, stride=2, padding=1)
             self.block5 = nn.Sequential(
-                conv(384, 128), nn.Dropout(0.2), conv(128, 128), nn.BatchNorm2d(128, eps=1e-3, momentum=0.01)
+                conv(384, 128),
+                nn.Dropout(0.2),
+                conv(128, 128),
+                nn.BatchNorm2d(128, eps=1e-3, momentum=0.01),
             )
             self.up2 = nn.ConvTranspose2d(128, 128, 4, stride=2, padding=1)
             self.block6 = nn.Sequential(
-                conv(192, 64), nn.Dropout(0.2), conv(64, 64), nn.BatchNorm2d(64, eps=1e-3, momentum=0.01)
+                conv(192, 64),
+                nn.Dropout(0.2),
+                conv(64, 64),
+                nn.BatchNorm2d(64, eps=1e-3, momentum=0.01),
             )
             self.up3 = nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1)
             self.block7 = nn.Sequential(conv(96, 32), conv(32, 32))
@@ -144,14 +163,26 @@ def torch_models():
             super().__init__()
             layers = []
             c_in = 1
-            for n, c, stride, dilation in [(2, 64, 2, 1), (2, 128, 2, 1), (3, 256, 2, 1), (3, 512, 1, 1),
-                                           (3, 512, 1, 2), (3, 512, 1, 2), (3, 512, 1, 1)]:
+            for n, c, stride, dilation in [
+                (2, 64, 2, 1),
+                (2, 128, 2, 1),
+                (3, 256, 2, 1),
+                (3, 512, 1, 1),
+                (3, 512, 1, 2),
+                (3, 512, 1, 2),
+                (3, 512, 1, 1),
+            ]:
                 for i in range(n):
                     s = stride if i == n - 1 else 1
                     layers.append(conv(c_in, c, stride=s, dilation=dilation, p=dilation))
                     c_in = c
                 layers.append(nn.BatchNorm2d(c))
-            layers += [nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1), nn.ReLU(), conv(256, 256), conv(256, 256)]
+            layers += [
+                nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1),
+                nn.ReLU(),
+                conv(256, 256),
+                conv(256, 256),
+            ]
             layers.append(nn.Conv2d(256, q, 1))
             self.net = nn.Sequential(*layers)
 
@@ -162,7 +193,7 @@ def torch_models():
 
 
 def torch_soft_encoded_cross_entropy(log_probs, ab, bins):
-    """Zhang's loss in plain PyTorch: nearest-subsample ab to the output grid, 5-NN Gaussian soft targets."""
+    """Zhang's loss in PyTorch: ab nearest-subsampled to the output grid, 5-NN soft targets."""
     import torch
 
     factor = ab.shape[-1] // log_probs.shape[-1]
@@ -205,8 +236,8 @@ def torch_worker(model_name, case, channels_last):
         "torch_version": torch.__version__,
         "channels_last": channels_last,
         "threads": torch.get_num_threads(),
-        "parameters": sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers()
-                                                                        if b.dtype.is_floating_point),
+        "parameters": sum(p.numel() for p in model.parameters())
+        + sum(b.numel() for b in model.buffers() if b.dtype.is_floating_point),
         "seconds": seconds,
         "images_per_second": case["batch"] * case["steps"] / seconds,
         "baseline_rss_mib": baseline,
@@ -218,15 +249,24 @@ def torch_worker(model_name, case, channels_last):
 
 
 def run_worker(args_list, backend):
-    # The PyTorch worker runs Keras on its torch backend: importing TensorFlow and torch in one process can crash.
+    # The PyTorch worker runs Keras on its torch backend: importing TensorFlow and torch in one
+    # process can crash.
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
     result = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", *args_list],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("I0000", "W0000"))]
-        return {"error": f"exit status {result.returncode}: " + (lines[-1] if lines else "no message")}
+        lines = [
+            line
+            for line in result.stderr.splitlines()
+            if line.strip() and not line.startswith(("I0000", "W0000"))
+        ]
+        return {
+            "error": f"exit status {result.returncode}: " + (lines[-1] if lines else "no message")
+        }
     output = json.loads(result.stdout.strip().splitlines()[-1])
     output["load_average_1min_after"] = os.getloadavg()[0]
     return output
@@ -235,9 +275,15 @@ def run_worker(args_list, backend):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="unet,eccv16")
-    parser.add_argument("--backends", default="tensorflow", help="Keras backends to measure, e.g. tensorflow,jax")
-    parser.add_argument("--jit-compile", default="auto", help="Keras compile(jit_compile=...): auto, true or false")
-    parser.add_argument("--channels-last", action="store_true", help="PyTorch channels-last memory format")
+    parser.add_argument(
+        "--backends", default="tensorflow", help="Keras backends to measure, e.g. tensorflow,jax"
+    )
+    parser.add_argument(
+        "--jit-compile", default="auto", help="Keras compile(jit_compile=...): auto, true or false"
+    )
+    parser.add_argument(
+        "--channels-last", action="store_true", help="PyTorch channels-last memory format"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer steps")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -268,8 +314,14 @@ def main():
         if args.quick:
             case["warmup"], case["steps"] = QUICK_STEPS[model_name]
         steps = [model_name, str(case["warmup"]), str(case["steps"])]
-        entry = {"input": f"{case['size']}x{case['size']}", "batch": case["batch"], "timed_steps": case["steps"]}
-        entry["pytorch"] = run_worker(["torch", *steps, "true" if args.channels_last else "false"], "torch")
+        entry = {
+            "input": f"{case['size']}x{case['size']}",
+            "batch": case["batch"],
+            "timed_steps": case["steps"],
+        }
+        entry["pytorch"] = run_worker(
+            ["torch", *steps, "true" if args.channels_last else "false"], "torch"
+        )
         for backend in args.backends.split(","):
             keras_result = run_worker(["keras", *steps, args.jit_compile.lower()], backend=backend)
             entry[f"keras-{backend}"] = keras_result

@@ -1,35 +1,38 @@
 """Colorization metrics: AuC of the ab-error CMF, PSNR, SSIM, colourfulness.
 
-All functions take NumPy-compatible arrays (NumPy, or a backend tensor that
-`numpy.asarray` accepts) and return Python floats or NumPy arrays; they are
-evaluation code and run outside any graph.
+Evaluation code in NumPy, run outside any graph.
 
 - `auc`: Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016),
-  Table 1 "AuC": the area under the cumulative mass function of the per-pixel
-  Euclidean error in ab, for thresholds 0..150, normalised to [0, 1]; the
-  class-rebalanced variant weights each pixel inversely by the (smoothed)
-  frequency of its true colour's bin among the evaluated pixels, so that
-  every colour class counts about equally.
+  Table 1 "AuC", plain or class-rebalanced.
 - `psnr`, `ssim`: on sRGB uint8 images, data range 255.
 - `colorfulness`: Hasler & Suesstrunk, "Measuring colourfulness in natural
   images" (SPIE 2003), the metric M^(3).
 
-`evaluate(model, dataset)` runs a model over `(L, ab)` batches through the
-same path as `colorization.colorize` and returns the means of all of them;
-`evaluate(None, dataset)` (or `evaluate_grey_baseline`) scores the grey
-baseline, ab = 0.
+`evaluate(model, dataset)` scores a model on `(L, ab)` batches; `evaluate(None, dataset)`
+scores the grey baseline, ab = 0.
 """
 
 import numpy as np
+from keras import ops
+
+from colorization.color import l_ab_to_rgb_uint8
+from colorization.constants import ZHANG_SIGMA
+from colorization.constants import ZHANG_TEMPERATURE
+from colorization.inference import predict_ab
+from colorization.quantization import ABQuantizer
+from colorization.quantization import default_ab_bins
+from colorization.quantization import default_quantizer
+from colorization.quantization import smooth_prior
 
 AUC_MAX_THRESHOLD = 150
-# Gaussian smoothing (ab units) of the class distribution of the rebalanced
-# AuC: Zhang et al.'s prior smoothing, `quantization.ZHANG_SIGMA`.
-REBALANCING_SIGMA = 5.0
+# The class distribution of the rebalanced AuC is smoothed as Zhang et al. smooth their prior.
+REBALANCING_SIGMA = ZHANG_SIGMA
 _SSIM_SIGMA = 1.5
 _SSIM_RADIUS = 5  # int(3.5 * 1.5 + 0.5): an 11-tap window, as Wang et al. 2004
 _SSIM_K1 = 0.01
 _SSIM_K2 = 0.03
+# Errors this far above an integer threshold count at it, so that float32 rounding of an exact
+# prediction does not move it to the next threshold.
 _ERROR_TOLERANCE = 1e-4
 
 
@@ -41,14 +44,14 @@ def _as_rgb_uint8(rgb, name):
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8:
         raise TypeError(
-            f"`{name}` expects sRGB uint8 (0-255); received dtype {rgb.dtype}. "
-            "Convert with `colorization.color.lab_to_rgb_uint8` or "
-            "`np.round(x * 255).astype('uint8')` first."
+            f"`{name}` expects sRGB uint8 (0-255); convert with "
+            "`colorization.color.l_ab_to_rgb_uint8` "
+            f"or `np.round(x * 255).astype('uint8')` first. Received: dtype={rgb.dtype}"
         )
     if rgb.ndim not in (3, 4) or rgb.shape[-1] != 3:
         raise ValueError(
-            f"`{name}` expects an RGB image (H, W, 3) or a batch (N, H, W, 3); "
-            f"received shape {rgb.shape}."
+            f"`{name}` expects an RGB image (H, W, 3) or a batch (N, H, W, 3). "
+            f"Received: shape={rgb.shape}"
         )
     return rgb, rgb.ndim == 4
 
@@ -56,44 +59,40 @@ def _as_rgb_uint8(rgb, name):
 def _check_same_shape(a, b, name):
     if a.shape != b.shape:
         raise ValueError(
-            f"`{name}` needs images of the same shape; received "
-            f"{a.shape} and {b.shape}."
+            f"`{name}` needs images of the same shape. Received: shapes {a.shape} and {b.shape}"
         )
 
 
-def _nearest_bins(ab, bins):
-    """Index of the nearest bin centre for each row of `ab` (N, 2).
-
-    A k-d tree (SciPy, which scikit-image depends on) finds it in about a
-    tenth of the time of a chunked distance matrix against all Q bins.
-    """
-    from scipy.spatial import cKDTree
-
-    ab = np.asarray(ab, dtype=np.float64).reshape(-1, 2)
-    _, index = cKDTree(np.asarray(bins, dtype=np.float64)).query(ab)
-    return index.astype(np.int64)
-
-
 def _resolve_bins(bins):
-    if bins is None:
-        from colorization.quantization import default_ab_bins
+    """float64 `(Q, 2)` bin centres; `None` for Zhang et al.'s 313."""
+    return np.asarray(default_ab_bins() if bins is None else bins, dtype=np.float64)
 
-        bins = default_ab_bins()
-    return np.asarray(bins, dtype=np.float64)
+
+def _quantizer_for(bins):
+    """An `ABQuantizer` to find the nearest of `bins` with (the shared one for Zhang's 313)."""
+    bins = np.asarray(bins, dtype=np.float32)
+    if np.array_equal(bins, default_quantizer().bins):
+        return default_quantizer()
+    return ABQuantizer(bins=bins, neighbors=1)
+
+
+def _bin_indices(quantizer, ab):
+    """Flat int64 index of the bin nearest each ab value `(..., 2)`: the hard encoding."""
+    ab = np.asarray(ab, dtype=np.float32).reshape(-1, 2)
+    return ops.convert_to_numpy(quantizer.hard_encode(ab)).astype(np.int64)
+
+
+def _nearest_bins(ab, bins):
+    return _bin_indices(_quantizer_for(bins), ab)
 
 
 def _inverse_prior_class_weights(prior, bins):
-    """Per-class weights 1 / p(class) for the training-prior variant of the rebalanced AuC.
-
-    Classes the prior gives zero probability (a colour never seen when the
-    prior was counted) are given the smallest non-zero prior, so a single
-    unseen colour cannot take all the weight.
-    """
+    """Per-class weights 1 / p(class); zero-prior classes get the smallest non-zero prior."""
     prior = np.asarray(prior, dtype=np.float64).reshape(-1)
     if prior.shape[0] != bins.shape[0]:
         raise ValueError(
-            f"`prior` must have one probability per ab bin ({bins.shape[0]}); "
-            f"received shape {prior.shape}."
+            f"`prior` must have one probability per ab bin ({bins.shape[0]}). "
+            f"Received: shape={prior.shape}"
         )
     if np.any(prior < 0) or not np.any(prior > 0) or not np.all(np.isfinite(prior)):
         raise ValueError("`prior` must be finite, non-negative and not all zero.")
@@ -104,11 +103,8 @@ def _inverse_prior_class_weights(prior, bins):
 def _own_distribution_class_weights(pixels_per_class, bins, smoothing_sigma):
     """Per-class weights 1 / p~(class), p~ the evaluated pixels' own smoothed distribution.
 
-    Only occupied classes carry pixels, and each has p~ > 0 (its own count
-    survives the smoothing), so every weight that is used is finite.
+    Every occupied class has p~ > 0, so every weight that is used is finite.
     """
-    from colorization.quantization import smooth_prior
-
     own = smooth_prior(pixels_per_class, bins=bins, sigma=smoothing_sigma)
     occupied = pixels_per_class > 0
     return np.divide(1.0, own, out=np.zeros_like(own), where=occupied)
@@ -117,14 +113,9 @@ def _own_distribution_class_weights(pixels_per_class, bins, smoothing_sigma):
 class _ErrorHistogram:
     """Streams per-colour-class histograms of ab errors over the thresholds 0..150.
 
-    `hist[q, t]` counts the pixels whose true colour lies in class (bin) `q`
-    and whose error rounds up to the integer threshold `t` (errors within
-    1e-4 Lab units above an integer count at that integer, so float32
-    rounding of an exact prediction does not move it to the next threshold);
-    `pixels[q]` counts all pixels of class `q`, errors beyond 150 included.
-    Any weighting of the pixels by their class is then exact after a single
-    pass: the weighted CMF is `cumsum(w @ hist) / (w @ pixels)`. With one
-    class it is the plain CMF.
+    `hist[q, t]` counts pixels of true class `q` whose error rounds up to `t`; `pixels[q]`
+    counts all pixels of class `q`. Any class weighting `w` is then exact after one pass:
+    the weighted CMF is `cumsum(w @ hist) / (w @ pixels)`.
     """
 
     def __init__(self, num_classes=1, max_threshold=AUC_MAX_THRESHOLD):
@@ -135,7 +126,8 @@ class _ErrorHistogram:
     def update(self, error, classes=None):
         error = np.asarray(error, dtype=np.float64).reshape(-1)
         classes = (
-            np.zeros(error.shape, np.int64) if classes is None
+            np.zeros(error.shape, np.int64)
+            if classes is None
             else np.asarray(classes, dtype=np.int64).reshape(-1)
         )
         num_classes, width = self.hist.shape
@@ -162,8 +154,8 @@ def _ab_error(ab_true, ab_pred):
     ab_pred = np.asarray(ab_pred, dtype=np.float64)
     if ab_true.shape != ab_pred.shape or ab_true.shape[-1:] != (2,):
         raise ValueError(
-            "`auc` expects ab_true and ab_pred of the same shape (..., 2); "
-            f"received {ab_true.shape} and {ab_pred.shape}."
+            "`auc` expects ab_true and ab_pred of the same shape (..., 2). "
+            f"Received: shapes {ab_true.shape} and {ab_pred.shape}"
         )
     return np.sqrt(np.sum((ab_true - ab_pred) ** 2, axis=-1))
 
@@ -182,52 +174,23 @@ def auc(
 ):
     """Area under the CMF of per-pixel ab errors (Zhang et al. 2016, Table 1).
 
-    For every pixel the error is the Euclidean distance in ab (Lab units).
-    The cumulative mass function `CMF(t)` is the fraction of pixels with
-    error <= t; its area over the integer thresholds t = 0..150 (trapezoidal
-    rule), divided by 150, is the AuC in [0, 1] (1 = every pixel exact). All
-    pixels of all images given are pooled into one CMF, as Zhang et al. pool
-    their test set.
+    `CMF(t)` is the fraction of pixels whose Euclidean ab error is <= t; its trapezoidal area
+    over t = 0..150, divided by 150, is the AuC (1 = every pixel exact). All pixels are pooled
+    into one CMF, as Zhang et al. pool their test set.
 
-    Rebalanced AuC (`rebalanced=True`). Zhang et al. "re-weight the pixels
-    inversely by color class probability" so that rare colours count as much
-    as common ones. The colour classes are the Q ab bins (the pixel's class is
-    the bin nearest its true colour) and the class probability used here is
-    the evaluated pixels' OWN distribution over the bins, smoothed with a
-    Gaussian of sigma = 5 ab units exactly as Zhang et al. smooth their
-    empirical prior (section 3.1; `quantization.smooth_prior`). Each pixel of
-    class q weighs 1 / p~(q): with no smoothing every occupied class then
-    weighs the same in total (the metric is the mean over occupied classes of
-    each class's AuC); the smoothing makes a class's weight follow the local
-    density of colours rather than the side of a bin border a colour falls
-    on. Why the own distribution: Zhang et al. count their probabilities on
-    1.3 million ImageNet photos, where the training and test distributions
-    agree; a prior counted on a small training set instead has bins with
-    probabilities near zero (1e-24 after smoothing), whose inverse lets a
-    few pixels decide the metric, and the metric then moves with the size of
-    the training set (for the grey baseline on 100 held-out ImageNet photos
-    at 64x64: 0.37 with a 50-photo prior, 0.57 with a 600-photo prior). The
-    own distribution depends only on the pixels evaluated. On those photos
-    the grey baseline scores 0.892 raw and 0.633 rebalanced (Zhang et al.,
-    Table 1, grey on ImageNet: 89.1 and 58.0).
-
-    Training-prior variant (`prior=`): weights 1 / prior(q) from a given
-    prior, e.g. the training set's (`data_pipeline.compute_prior`); bins with
-    a zero prior get the smallest non-zero one. Unstable unless the prior was
-    counted on a very large set, for the reason above; kept for comparison
-    with earlier results.
+    Rebalanced: Zhang et al. "re-weight the pixels inversely by color class probability". The
+    paper leaves the distribution open; here a pixel's class is the bin nearest its true colour
+    and p~ is the evaluated pixels' own class distribution, smoothed with sigma = 5 as the
+    prior of Sec. 2.2. A prior counted on a small training set has near-zero bins whose
+    inverse lets a few pixels decide the metric; `prior=` selects that variant anyway.
 
     Args:
         ab_true: ground-truth ab, shape `(..., 2)`, Lab units.
         ab_pred: predicted ab, same shape.
-        rebalanced: weight pixels inversely by the smoothed frequency of
-            their colour class among the evaluated pixels.
-        prior: optional `(Q,)` bin probabilities (normalised here); when
-            given, pixels are weighted by its inverse instead (the unstable
-            training-prior variant; implies rebalancing).
+        rebalanced: weight pixels by 1 / p~(class).
+        prior: optional `(Q,)` bin probabilities; weights pixels by 1 / prior(class) instead.
         bins: optional `(Q, 2)` bin centres; default the 313 in-gamut bins.
-        smoothing_sigma: Gaussian smoothing (ab units) of the own
-            distribution; 0 makes every occupied class count exactly equally.
+        smoothing_sigma: smoothing of p~ (ab units); 0 makes every occupied class count equally.
         max_threshold: the largest threshold (150 in Zhang et al.).
 
     Returns:
@@ -263,10 +226,7 @@ def auc(
 
 
 def psnr(rgb_true, rgb_pred):
-    """Peak signal-to-noise ratio in dB of sRGB uint8 images (data range 255).
-
-    `10 log10(255^2 / MSE)` with the MSE over all pixels and channels of one
-    image; `inf` for identical images.
+    """Peak signal-to-noise ratio in dB of sRGB uint8 images (data range 255); `inf` if equal.
 
     Args:
         rgb_true: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`.
@@ -314,12 +274,9 @@ def _blur(x, kernel):
 def ssim(rgb_true, rgb_pred):
     """Structural similarity (Wang et al. 2004) of sRGB uint8 images.
 
-    The paper's settings: an 11x11 Gaussian window with sigma 1.5,
-    K1 = 0.01, K2 = 0.03, data range 255; computed per RGB channel and
-    averaged, over the window positions that lie inside the image (a border of
-    5 pixels is left out). Equal to `skimage.metrics.structural_similarity(
-    a, b, channel_axis=-1, data_range=255, gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False)`.
+    The paper's settings (11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03), per RGB
+    channel and averaged over window positions inside the image; equal to skimage's
+    `structural_similarity(..., gaussian_weights=True, use_sample_covariance=False)`.
 
     Args:
         rgb_true: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`, H and W >= 11.
@@ -341,8 +298,8 @@ def ssim(rgb_true, rgb_pred):
     size = 2 * _SSIM_RADIUS + 1
     if min(rgb_true.shape[-3:-1]) < size:
         raise ValueError(
-            f"`ssim` needs images of at least {size}x{size} pixels (its "
-            f"Gaussian window); received shape {rgb_true.shape}."
+            f"`ssim` needs images of at least {size}x{size} pixels (its Gaussian window). "
+            f"Received: shape={rgb_true.shape}"
         )
     x = rgb_true.astype(np.float64)
     y = rgb_pred.astype(np.float64)
@@ -365,11 +322,8 @@ def ssim(rgb_true, rgb_pred):
 def colorfulness(rgb):
     """Colourfulness of Hasler & Suesstrunk (2003), metric M^(3).
 
-    With rg = R - G and yb = (R + G) / 2 - B on the 0-255 scale:
-    `sqrt(sd_rg^2 + sd_yb^2) + 0.3 * sqrt(mean_rg^2 + mean_yb^2)`
-    (population standard deviations over the pixels of one image). A grey
-    image scores 0; the authors call about 33 "moderately" and 59 "quite"
-    colourful.
+    `sqrt(sd_rg^2 + sd_yb^2) + 0.3 * sqrt(mean_rg^2 + mean_yb^2)` with rg = R - G and
+    yb = (R + G) / 2 - B on the 0-255 scale; a grey image scores 0.
 
     Args:
         rgb: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`.
@@ -402,7 +356,7 @@ def colorfulness(rgb):
 def evaluate(
     model,
     dataset,
-    temperature=0.38,
+    temperature=ZHANG_TEMPERATURE,
     prior=None,
     max_batches=None,
     quantizer=None,
@@ -411,40 +365,24 @@ def evaluate(
 ):
     """Scores a model (or the grey baseline) on `(L, ab)` batches.
 
-    Predictions go through the same path as `colorization.colorize`: L is
-    resized to the model's input size, the model's output (ab, or bin
-    probabilities decoded with the annealed mean at `temperature`) is
-    upsampled bilinearly to the size of the ground truth and recombined with
-    the true L. `model=None` predicts ab = 0 everywhere (the grey baseline).
+    Predictions go through `colorization.inference.predict_ab`, as in `colorize`;
+    `model=None` predicts ab = 0 (the grey baseline).
 
     Args:
         model: a colorization `keras.Model`, or None for the grey baseline.
-        dataset: an iterable of `(L, ab)` batches, L `(B, H, W, 1)` in
-            [0, 100] and ab `(B, H, W, 2)` in Lab units (a `tf.data.Dataset`
-            from `data_pipeline.read_shards`, or a list of NumPy pairs).
+        dataset: iterable of `(L, ab)` batches, `(B, H, W, 1)` and `(B, H, W, 2)` in Lab
+            units (e.g. `data_pipeline.read_shards`, or a list of NumPy pairs).
         temperature: annealed-mean temperature for classification models.
-        prior: optional `(Q,)` bin prior, e.g. the training set's; adds
-            `auc_rebalanced_training_prior`, the AuC weighted by its inverse
-            (the unstable variant described in `auc`; `auc_rebalanced` does
-            not depend on it).
+        prior: optional `(Q,)` bin prior; adds `auc_rebalanced_training_prior` (see `auc`).
         max_batches: stop after this many batches (None: the whole dataset).
-        quantizer: optional `ABQuantizer` whose bins a classification model
-            predicts (default: the 313 standard bins).
+        quantizer: `ABQuantizer` of a classification model (default: the 313 bins).
         batch_size: images per forward pass.
-        smoothing_sigma: smoothing of the class distribution of
-            `auc_rebalanced` (see `auc`).
+        smoothing_sigma: smoothing of `auc_rebalanced`'s class distribution (see `auc`).
 
     Returns:
-        dict with `auc` (pooled over all pixels), `auc_rebalanced` (each
-        pixel weighted inversely by the smoothed frequency of its colour
-        class among all evaluated pixels, as `auc(..., rebalanced=True)` on
-        the whole set), optionally `auc_rebalanced_training_prior`, and the
-        means over images of `psnr`, `ssim`, `colorfulness` (of the
-        prediction) and `colorfulness_true`, plus `num_images`.
-
-    The class frequencies of `auc_rebalanced` need every evaluated pixel, so
-    the errors are accumulated per colour class and threshold (313 x 151
-    counts) and weighted once at the end: one pass over the data, exact.
+        dict with `auc` and `auc_rebalanced` over all pixels pooled, optionally
+        `auc_rebalanced_training_prior`, the means over images of `psnr`, `ssim`,
+        `colorfulness` (prediction) and `colorfulness_true`, and `num_images`.
 
     Example:
 
@@ -454,13 +392,10 @@ def evaluate(
     >>> evaluate(None, [(L, ab)])["auc"]
     1.0
     """
-    from keras import ops
-
-    from colorization.color import lab_to_rgb_uint8
-    from colorization.color import merge_lab
-    from colorization.inference import predict_ab
-
-    bins = _resolve_bins(None if quantizer is None else quantizer.bins)
+    # The class frequencies of `auc_rebalanced` need every evaluated pixel: the errors are counted
+    # per colour class and threshold and weighted once at the end.
+    bin_quantizer = default_quantizer() if quantizer is None else quantizer
+    bins = _resolve_bins(bin_quantizer.bins)
     prior_weights = None if prior is None else _inverse_prior_class_weights(prior, bins)
     histogram = _ErrorHistogram(len(bins))
     scores = {"psnr": [], "ssim": [], "colorfulness": [], "colorfulness_true": []}
@@ -472,8 +407,8 @@ def evaluate(
         ab = np.asarray(ab, dtype=np.float32)
         if L.ndim != 4 or L.shape[-1] != 1 or ab.shape != L.shape[:-1] + (2,):
             raise ValueError(
-                "`evaluate` expects batches (L, ab) shaped (B, H, W, 1) and "
-                f"(B, H, W, 2); received {L.shape} and {ab.shape}."
+                "`evaluate` expects batches (L, ab) shaped (B, H, W, 1) and (B, H, W, 2). "
+                f"Received: shapes {L.shape} and {ab.shape}"
             )
         if model is None:
             ab_pred = np.zeros_like(ab)
@@ -481,9 +416,8 @@ def evaluate(
             ab_pred = predict_ab(
                 model, L, temperature=temperature, quantizer=quantizer, batch_size=batch_size
             )
-        histogram.update(_ab_error(ab, ab_pred), _nearest_bins(ab, bins))
-        rgb_true = ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab)))
-        rgb_pred = ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab_pred)))
+        histogram.update(_ab_error(ab, ab_pred), _bin_indices(bin_quantizer, ab))
+        rgb_true, rgb_pred = l_ab_to_rgb_uint8(L, ab), l_ab_to_rgb_uint8(L, ab_pred)
         scores["psnr"].append(psnr(rgb_true, rgb_pred))
         scores["ssim"].append(ssim(rgb_true, rgb_pred))
         scores["colorfulness"].append(colorfulness(rgb_pred))
@@ -505,8 +439,5 @@ def evaluate(
 
 
 def evaluate_grey_baseline(dataset, prior=None, max_batches=None):
-    """`evaluate` for the grey baseline (ab = 0): the score of doing nothing.
-
-    `prior` only adds `auc_rebalanced_training_prior` (see `evaluate`).
-    """
+    """`evaluate` for the grey baseline (ab = 0): the score of doing nothing."""
     return evaluate(None, dataset, prior=prior, max_batches=max_batches)

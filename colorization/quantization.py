@@ -7,11 +7,11 @@ Gaussian weights (sigma = 5); a predicted distribution becomes a colour through
 the annealed mean (section 2.3, T = 0.38). Rare colours are up-weighted with
 `((1 - gamma) p + gamma / Q) ** -alpha` (section 2.2, gamma = 1/2, alpha = 1).
 
-Everything that runs during training is written with `keras.ops`, so it works
-inside compiled train steps on the TensorFlow and JAX backends. The only NumPy
-work happens once, when a quantizer is built.
+What runs during training uses `keras.ops` (any backend, inside compiled steps); NumPy does the
+one-off work (tables, priors, weights).
 """
 
+import functools
 import math
 
 import keras
@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from colorization.constants import GRID_SPACING
+from colorization.constants import ZHANG_GAMMA
 from colorization.constants import ZHANG_NEIGHBORS
 from colorization.constants import ZHANG_SIGMA
 from colorization.constants import ZHANG_TEMPERATURE
@@ -78,9 +79,8 @@ def default_ab_bins():
 def annealed_distribution(probs, temperature, from_logits=False):
     """Re-tempers a distribution: `f_T(z) = exp(log z / T) / sum_q exp(log z_q / T)`.
 
-    This is equation 2 of report 003 (and Zhang et al. eq. 5). `T = 1` returns
-    the distribution itself, `T -> 0` a one-hot vector at its mode. Computed in
-    log space in float32, so exact zeros and `T` down to 0.01 stay finite.
+    Zhang et al. eq. 5. `T = 1` returns the distribution, `T -> 0` a one-hot at its mode.
+    Computed in log space, so exact zeros and small `T` stay finite.
 
     Args:
         probs: probabilities (or logits if `from_logits`) over the last axis.
@@ -101,12 +101,10 @@ def annealed_distribution(probs, temperature, from_logits=False):
 
 
 def _nearest_candidate_table(bins, neighbors, cell_size, margin=160.0):
-    """For each cell of a regular grid over ab, the bins that can be among the
-    `neighbors` nearest bins of some point of that cell.
+    """For each cell of a grid over ab, the bins that can be among the `neighbors` nearest.
 
-    A bin whose smallest distance to a cell exceeds the `neighbors`-th smallest
-    largest distance of any bin to that cell can never be among the nearest, so
-    each pixel compares itself with a handful of candidates instead of all Q.
+    A bin whose smallest distance to a cell exceeds the `neighbors`-th smallest largest
+    distance of any bin to that cell can never be among the nearest.
     """
     bins = np.asarray(bins, dtype=np.float64)
     low = math.floor(min(-margin, bins.min() - 2 * cell_size) / cell_size) * cell_size
@@ -139,28 +137,19 @@ def _nearest_candidate_table(bins, neighbors, cell_size, margin=160.0):
 class ABQuantizer:
     """Maps ab colours to and from a distribution over quantised ab bins.
 
-    Implements the colour quantisation of Zhang et al. (ECCV 2016, sections
-    2.1-2.3) used by reports 000 and 003: soft encoding over the `neighbors`
-    nearest bins with Gaussian weights, nearest-bin (hard) encoding, the
-    annealed mean and the mode.
+    Zhang et al. (ECCV 2016, sections 2.1-2.3): Gaussian soft encoding over the `neighbors`
+    nearest bins, nearest-bin (hard) encoding, the annealed mean and the mode.
 
-    The k nearest bins are found among a few candidates per pixel, read from
-    a table over a regular grid of `cell_size`, so memory is O(pixels x k')
-    with k' <= 14 for the default bins, and no search over all Q bins is needed. The table covers
-    ab in [-160, 160]^2 (any sRGB colour lies well inside); points outside it
-    use the candidates of the nearest border cell.
+    Each pixel compares itself only with the candidate bins of its cell in a table over
+    ab in [-160, 160]^2 (points outside use the nearest border cell), never with all Q.
 
     Args:
-        bins: `(Q, 2)` array of bin centres, or `None` for Zhang's 313 bins.
-            Any table works, e.g. bins computed from a data set.
-        sigma: standard deviation (ab units) of the soft-encoding Gaussian.
-            Zhang et al. use 5.
-        neighbors: how many nearest bins share a soft target. The paper says
-            5; the authors' released training code used 10.
-        cell_size: grid spacing of the candidate table (ab units); any
-            positive value gives the same results. Half of Zhang's grid
-            spacing (5) keeps at most 14 candidates per pixel for his bins,
-            against 32 at 10.
+        bins: `(Q, 2)` bin centres, or `None` for Zhang's 313 bins.
+        sigma: standard deviation (ab units) of the soft-encoding Gaussian (Zhang: 5).
+        neighbors: nearest bins sharing a soft target; the paper says 5, the authors'
+            released training code uses 10.
+        cell_size: grid spacing of the candidate table (ab units); it does not change the
+            results, only how many candidates each pixel compares.
 
     Example:
 
@@ -176,7 +165,9 @@ class ABQuantizer:
     True
     """
 
-    def __init__(self, bins=None, sigma=ZHANG_SIGMA, neighbors=ZHANG_NEIGHBORS, cell_size=GRID_SPACING / 2):
+    def __init__(
+        self, bins=None, sigma=ZHANG_SIGMA, neighbors=ZHANG_NEIGHBORS, cell_size=GRID_SPACING / 2
+    ):
         if bins is None:
             self._bins = default_ab_bins()
             self._is_default = True
@@ -184,14 +175,17 @@ class ABQuantizer:
             self._bins = np.asarray(bins, dtype=np.float32)
             self._is_default = False
             if self._bins.ndim != 2 or self._bins.shape[1] != 2 or len(self._bins) < 1:
-                raise ValueError(f"`bins` must have shape (Q, 2). Received: bins.shape={self._bins.shape}")
+                raise ValueError(
+                    f"`bins` must have shape (Q, 2). Received: bins.shape={self._bins.shape}"
+                )
             if not np.all(np.isfinite(self._bins)):
                 raise ValueError("`bins` must be finite.")
         if sigma <= 0:
             raise ValueError(f"`sigma` must be positive. Received: sigma={sigma}")
         if not 1 <= int(neighbors) <= len(self._bins):
             raise ValueError(
-                f"`neighbors` must be between 1 and Q={len(self._bins)}. Received: neighbors={neighbors}"
+                f"`neighbors` must be between 1 and Q={len(self._bins)}. "
+                f"Received: neighbors={neighbors}"
             )
         if cell_size <= 0:
             raise ValueError(f"`cell_size` must be positive. Received: cell_size={cell_size}")
@@ -218,7 +212,9 @@ class ABQuantizer:
         """Indices `(N, k)` of the k nearest bins and squared distances `(N, k)`."""
         ab = ops.cast(ab, "float32")
         if ab.shape[-1] != 2:
-            raise ValueError(f"ab input must have 2 channels in its last axis. Received: shape={tuple(ab.shape)}")
+            raise ValueError(
+                f"ab input must have 2 channels in its last axis. Received: shape={tuple(ab.shape)}"
+            )
         flat = ops.reshape(ab, (-1, 2))
         cells = ops.floor((flat - self._grid_low) / self.cell_size)
         cells = ops.cast(ops.clip(cells, 0, self._cells_per_axis - 1), "int32")
@@ -247,8 +243,8 @@ class ABQuantizer:
         """
         leading = tuple(ops.shape(ab)[:-1])
         indices, sq_dist = self._nearest(ab, self.neighbors)
-        # Shift by the nearest distance: the weights are unchanged after
-        # normalisation, and far-away points no longer underflow to 0/0.
+        # Shifting by the nearest distance leaves the normalised weights unchanged and keeps
+        # far-away points from underflowing to 0/0.
         if self.neighbors == 1:
             weights = ops.ones_like(sq_dist)
         else:
@@ -280,8 +276,7 @@ class ABQuantizer:
     def annealed_mean(self, probs, temperature=ZHANG_TEMPERATURE, from_logits=False):
         """The annealed mean `(..., Q)` -> `(..., 2)` (Zhang et al. eq. 5).
 
-        `temperature=1` gives the mean of the distribution, `temperature -> 0`
-        its mode; Zhang et al. chose 0.38.
+        `temperature=1` gives the mean, `temperature -> 0` the mode; Zhang et al. chose 0.38.
         """
         self._check_num_bins(probs)
         weights = annealed_distribution(probs, temperature, from_logits=from_logits)
@@ -317,17 +312,30 @@ class ABQuantizer:
         return cls(**config)
 
     def __repr__(self):
-        return f"ABQuantizer(num_bins={self.num_bins}, sigma={self.sigma}, neighbors={self.neighbors})"
+        return (
+            f"ABQuantizer(num_bins={self.num_bins}, sigma={self.sigma}, neighbors={self.neighbors})"
+        )
+
+
+@functools.cache
+def default_quantizer():
+    """The `ABQuantizer()` of Zhang et al.'s 313 bins, built once and shared.
+
+    Example:
+
+    >>> from colorization.quantization import default_quantizer
+    >>> default_quantizer().num_bins
+    313
+    """
+    return ABQuantizer()
 
 
 def smooth_prior(prior, bins=None, sigma=ZHANG_SIGMA):
     """Smooths a distribution over bins with a Gaussian in ab space.
 
-    Zhang et al. smooth the empirical colour distribution with a Gaussian of
-    sigma = 5 on the ab grid before rebalancing. Here each bin receives
-    `sum_j p_j exp(-|c_i - c_j|^2 / (2 sigma^2))`, which equals filtering the
-    grid histogram and keeping the in-gamut cells, then renormalising; it also
-    works for bins that lie on no grid.
+    Zhang et al. (Sec. 2.2) smooth the colour distribution with a Gaussian of sigma = 5 on the
+    ab grid. Here bin i receives `sum_j p_j exp(-|c_i - c_j|^2 / (2 sigma^2))`, the same for
+    grid bins after renormalising, and defined for bins on no grid too.
 
     Args:
         prior: `(Q,)` non-negative array.
@@ -373,13 +381,11 @@ def empirical_prior(counts, bins=None, smoothing_sigma=ZHANG_SIGMA):
     return smooth_prior(counts, bins=bins, sigma=smoothing_sigma)
 
 
-def rebalancing_weights(prior, alpha=1.0, gamma=0.5):
+def rebalancing_weights(prior, alpha=1.0, gamma=ZHANG_GAMMA):
     """Class-rebalancing weights `w = ((1 - gamma) p + gamma / Q) ** -alpha`.
 
-    Normalised so that the expected weight under the prior is 1,
-    `sum_q p_q w_q = 1` (Zhang et al. eq. 4). `alpha = 0` gives uniform
-    weights; Zhang and report 003 use `gamma = 1/2, alpha = 1`; report 000
-    sweeps alpha and finds 1.1 best.
+    Zhang et al. eq. 4, normalised so that `sum_q p_q w_q = 1`; they use gamma = 1/2,
+    alpha = 1, and `alpha = 0` gives uniform weights.
 
     Args:
         prior: `(Q,)` distribution over the bins (summing to 1).
@@ -398,7 +404,9 @@ def rebalancing_weights(prior, alpha=1.0, gamma=0.5):
     """
     prior = np.asarray(prior, dtype=np.float64)
     if prior.ndim != 1 or np.any(prior < 0) or not np.isfinite(prior).all():
-        raise ValueError(f"`prior` must be a finite, non-negative vector. Received shape {prior.shape}.")
+        raise ValueError(
+            f"`prior` must be a finite, non-negative vector. Received: shape={prior.shape}"
+        )
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"`gamma` must lie in [0, 1]. Received: gamma={gamma}")
     prior = prior / prior.sum()

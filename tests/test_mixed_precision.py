@@ -15,6 +15,7 @@ The global dtype policy is restored to "float32" after every test.
 import keras
 import numpy as np
 import pytest
+from kit import tiny_model_kwargs
 
 import colorization.models  # noqa: F401  (registers the builders)
 from colorization import color
@@ -24,7 +25,6 @@ from colorization.losses import GradientCoherenceLoss
 from colorization.losses import RebalancedCrossEntropy
 from colorization.models.registry import get_model
 from colorization.models.registry import list_models
-from colorization.models.registry import tiny_model_kwargs
 from colorization.quantization import default_ab_bins
 
 POLICIES = ("mixed_bfloat16", "mixed_float16")
@@ -65,8 +65,7 @@ def _as_lab(output):
 
 
 def _all_layers(model):
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        yield layer
+    yield from model._flatten_layers(include_self=False, recursive=True)
 
 
 def _build(name, policy):
@@ -91,21 +90,30 @@ def test_model_trains_under_mixed_policies(name, rng):
         model = _build(name, policy)
         half = policy.removeprefix("mixed_")
         assert model.dtype_policy.name == policy
-        convolutions = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+        convolutions = [
+            layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Conv2D)
+        ]
         assert convolutions and all(layer.compute_dtype == half for layer in convolutions[:-1]), (
             f"{name}: the inner convolutions should compute in {half} under {policy}"
         )
         for layer in _all_layers(model):
             if isinstance(layer, (keras.layers.Softmax, AnnealedMean)):
-                assert layer.compute_dtype == "float32", f"{name}: layer {layer.name!r} computes in {layer.compute_dtype}"
+                assert layer.compute_dtype == "float32", (
+                    f"{name}: layer {layer.name!r} computes in {layer.compute_dtype}"
+                )
             for weight in layer.weights:
-                assert weight.dtype == "float32", f"{name}: variable {weight.path} is {weight.dtype}, not float32"
+                assert weight.dtype == "float32", (
+                    f"{name}: variable {weight.path} is {weight.dtype}, not float32"
+                )
         model.set_weights(reference.get_weights())
         output = model(inputs, training=False)
-        assert keras.backend.standardize_dtype(output.dtype) == "float32", f"{name} under {policy}: output is {output.dtype}"
+        assert keras.backend.standardize_dtype(output.dtype) == "float32", (
+            f"{name} under {policy}: output is {output.dtype}"
+        )
         error = float(np.abs(_as_lab(output) - expected).max())
         assert error <= RELATIVE_TOLERANCE[policy] * scale + 1e-3, (
-            f"{name} under {policy}: predictions differ from float32 by {error:.4f} (largest |output| {scale:.3f})"
+            f"{name} under {policy}: predictions differ from float32 by {error:.4f} "
+            f"(largest |output| {scale:.3f})"
         )
 
         loss = RebalancedCrossEntropy() if np.asarray(output).shape[-1] == 313 else "mse"
@@ -114,16 +122,22 @@ def test_model_trains_under_mixed_policies(name, rng):
             target = ab[:, : output.shape[1], : output.shape[2]]
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, run_eagerly=True)
         if policy == "mixed_float16":
-            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer), f"{name}: loss scaling is off"
+            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer), (
+                f"{name}: loss scaling is off"
+            )
         before = [np.array(w) for w in model.trainable_weights]
         history = model.fit(inputs, target, batch_size=2, epochs=1, verbose=0)
-        assert np.isfinite(history.history["loss"]).all(), f"{name} under {policy}: {history.history}"
+        assert np.isfinite(history.history["loss"]).all(), (
+            f"{name} under {policy}: {history.history}"
+        )
         after = [np.array(w) for w in model.trainable_weights]
         assert all(np.isfinite(w).all() for w in after)
         changed = any(not np.array_equal(b, a) for b, a in zip(before, after))
         if policy == "mixed_float16" and not changed:
-            # A dynamic loss scale skips a step whose scaled gradients overflow, and halves the scale.
-            assert float(model.optimizer.dynamic_scale) < 2.0**15, f"{name}: weights unchanged and no overflow"
+            # A dynamic loss scale skips a step whose scaled gradients overflow, halving the scale.
+            assert float(model.optimizer.dynamic_scale) < 2.0**15, (
+                f"{name}: weights unchanged and no overflow"
+            )
         else:
             assert changed, f"{name} under {policy}: one fit step left the weights unchanged"
     assert output_channels is None or output_channels in (2, 313)
@@ -177,7 +191,11 @@ def test_annealed_mean_and_colour_conversion_compute_in_float32(policy, rng):
     assert keras.backend.standardize_dtype(lab.dtype) == "float32"
     from skimage.color import rgb2lab
 
-    np.testing.assert_allclose(np.asarray(lab), rgb2lab(np.asarray(keras.ops.cast(rgb_half, "float32"), np.float64)), atol=2e-3)
+    np.testing.assert_allclose(
+        np.asarray(lab),
+        rgb2lab(np.asarray(keras.ops.cast(rgb_half, "float32"), np.float64)),
+        atol=2e-3,
+    )
     back = color.lab_to_rgb(keras.ops.cast(lab, half))
     assert keras.backend.standardize_dtype(back.dtype) == "float32"
 
@@ -185,7 +203,7 @@ def test_annealed_mean_and_colour_conversion_compute_in_float32(policy, rng):
 @pytest.mark.core
 @pytest.mark.parametrize("policy", POLICIES)
 def test_pix2pix_gan_trains_with_loss_scaling(policy, rng):
-    """Both networks take a step under each mixed policy; under "mixed_float16" the loss scale works.
+    """Both networks take a step under each mixed policy; under "mixed_float16" loss scaling works.
 
     With float16 the two optimizers are LossScaleOptimizers: each network
     either steps or, if its scaled gradients overflow float16, keeps its
@@ -199,8 +217,8 @@ def test_pix2pix_gan_trains_with_loss_scaling(policy, rng):
 
     keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(0)
-    generator = pix2pix_generator(input_shape=(32, 32, 1), num_downsamples=5, base_filters=4)
-    discriminator = patchgan_discriminator(condition_shape=(32, 32, 1), base_filters=4, num_layers=2)
+    generator = pix2pix_generator(input_shape=(32, 32, 1), width=4, num_downsamples=5)
+    discriminator = patchgan_discriminator(input_shape=(32, 32, 1), width=4, num_layers=2)
     gan = Pix2Pix(generator, discriminator)
     gan.compile()
     scaled = policy == "mixed_float16"
@@ -212,7 +230,10 @@ def test_pix2pix_gan_trains_with_loss_scaling(policy, rng):
     assert keras.backend.standardize_dtype(discriminator([L, ab]).dtype) == "float32"
 
     def weights():
-        return [[keras.ops.convert_to_numpy(w) for w in net.trainable_weights] for net in (generator, discriminator)]
+        return [
+            [keras.ops.convert_to_numpy(w) for w in net.trainable_weights]
+            for net in (generator, discriminator)
+        ]
 
     def fit_one_step():
         before = weights()
@@ -227,7 +248,9 @@ def test_pix2pix_gan_trains_with_loss_scaling(policy, rng):
         # lambda = 100): each network then skips the step and halves its scale, or else steps.
         for optimizer, moved in zip(optimizers, fit_one_step()):
             skipped = float(optimizer.dynamic_scale) == 2.0**14
-            assert (moved, int(optimizer.step_counter)) == ((0, 0) if skipped else (moved, 1)) and (skipped or moved)
+            assert (moved, int(optimizer.step_counter)) == ((0, 0) if skipped else (moved, 1)) and (
+                skipped or moved
+            )
             optimizer.dynamic_scale.assign(2.0**4)
     for name, network, moved in zip(("G", "D"), (generator, discriminator), fit_one_step()):
         total = len(network.trainable_weights)

@@ -5,14 +5,18 @@ import os
 import keras
 import numpy as np
 
-from colorization.color import lab_to_rgb
+from colorization.color import l_ab_to_rgb_uint8
+from colorization.constants import ZHANG_TEMPERATURE
 from colorization.layers import AnnealedMean
-from colorization.quantization import ZHANG_TEMPERATURE
 
 
 def _take_samples(samples, max_images):
-    """`(L, ab)` NumPy arrays of at most `max_images` images from arrays or an iterable of batches."""
-    if isinstance(samples, (tuple, list)) and len(samples) == 2 and len(getattr(samples[0], "shape", ())) == 4:
+    """`(L, ab)` NumPy arrays of at most `max_images` images, from arrays or batches."""
+    if (
+        isinstance(samples, (tuple, list))
+        and len(samples) == 2
+        and len(getattr(samples[0], "shape", ())) == 4
+    ):
         L, ab = (np.asarray(keras.ops.convert_to_numpy(t)) for t in samples)
         return L[:max_images].astype("float32"), ab[:max_images].astype("float32")
     Ls, abs_ = [], []
@@ -26,19 +30,17 @@ def _take_samples(samples, max_images):
             break
     if not Ls:
         raise ValueError("SampleColorizationLogger received no (L, ab) samples.")
-    return np.concatenate(Ls)[:max_images].astype("float32"), np.concatenate(abs_)[:max_images].astype("float32")
+    return np.concatenate(Ls)[:max_images].astype("float32"), np.concatenate(abs_)[
+        :max_images
+    ].astype("float32")
 
 
 class SampleColorizationLogger(keras.callbacks.Callback):
     """Logs grey | prediction | truth grids of a few images at the end of epochs.
 
-    Regression outputs (last dimension 2) are ab; classification outputs (last
-    dimension Q) are decoded with the annealed mean at `temperature`. The
-    predicted ab is resized to the input size (bilinear) and combined with the
-    input L. Each logged epoch writes `output_dir/epoch_XXXX.png`, one row per
-    image; with `tensorboard_dir` and TensorFlow installed, the same grid is
-    written as an image summary `samples` (TensorBoard is skipped, with a
-    warning, when TensorFlow is absent). Works on every Keras backend.
+    Classification outputs are decoded with the annealed mean; the ab is resized to the input
+    size and combined with the input L. Each logged epoch writes `output_dir/epoch_XXXX.png`
+    and, with `tensorboard_dir`, an image summary `samples` (needs TensorFlow).
 
     Args:
         samples: `(L, ab)` arrays shaped `(N, H, W, 1)` and `(N, H, W, 2)`, or an
@@ -48,8 +50,7 @@ class SampleColorizationLogger(keras.callbacks.Callback):
         every_n_epochs: log every n-th epoch (and always the last).
         max_images: at most this many images (rows).
         temperature: annealed-mean temperature for classification outputs.
-        bins: `(Q, 2)` bin centres for classification outputs; `None` for
-            Zhang's 313.
+        bins: `(Q, 2)` bin centres for classification outputs; `None` for Zhang's 313.
 
     Example:
 
@@ -73,9 +74,13 @@ class SampleColorizationLogger(keras.callbacks.Callback):
     ):
         super().__init__()
         if output_dir is None and tensorboard_dir is None:
-            raise ValueError("SampleColorizationLogger needs an output_dir, a tensorboard_dir, or both.")
+            raise ValueError(
+                "SampleColorizationLogger needs an output_dir, a tensorboard_dir, or both."
+            )
         if every_n_epochs < 1:
-            raise ValueError(f"every_n_epochs must be positive. Received: every_n_epochs={every_n_epochs}")
+            raise ValueError(
+                f"every_n_epochs must be positive. Received: every_n_epochs={every_n_epochs}"
+            )
         self.L, self.ab = _take_samples(samples, max_images)
         if self.L.ndim != 4 or self.L.shape[-1] != 1 or self.ab.shape != self.L.shape[:-1] + (2,):
             raise ValueError(
@@ -101,15 +106,11 @@ class SampleColorizationLogger(keras.callbacks.Callback):
 
     def grid(self, ab_pred):
         """uint8 RGB grid, one row per image: grey | prediction | truth."""
-
-        def rgb(ab):
-            lab = np.concatenate([self.L, ab], axis=-1)
-            return np.asarray(keras.ops.convert_to_numpy(lab_to_rgb(lab)), dtype="float32")
-
-        grey, pred, true = rgb(np.zeros_like(self.ab)), rgb(ab_pred), rgb(self.ab)
-        rows = np.concatenate([grey, pred, true], axis=2)  # (N, H, 3W, 3)
-        grid = rows.reshape(-1, rows.shape[2], 3)
-        return np.clip(np.round(grid * 255.0), 0, 255).astype("uint8")
+        pictures = [
+            l_ab_to_rgb_uint8(self.L, ab) for ab in (np.zeros_like(self.ab), ab_pred, self.ab)
+        ]
+        rows = np.concatenate(pictures, axis=2)  # (N, H, 3W, 3)
+        return rows.reshape(-1, rows.shape[2], 3)
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params.get("epochs") if self.params else None
@@ -128,13 +129,15 @@ class SampleColorizationLogger(keras.callbacks.Callback):
 
     def _write_tensorboard(self, image, step):
         try:
-            import tensorboard  # noqa: F401  (tf.summary needs it)
             import tensorflow as tf
-        except ImportError:
+
+            write_image = tf.summary.image  # provided by the TensorBoard package
+        except (ImportError, AttributeError):
             import warnings
 
             warnings.warn(
-                "TensorFlow and TensorBoard are needed for TensorBoard summaries: SampleColorizationLogger "
+                "TensorFlow and TensorBoard are needed for TensorBoard summaries: "
+                "SampleColorizationLogger "
                 "writes PNG files only.",
                 stacklevel=2,
             )
@@ -143,7 +146,7 @@ class SampleColorizationLogger(keras.callbacks.Callback):
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.tensorboard_dir)
         with self._writer.as_default():
-            tf.summary.image("samples", image[None], step=step)
+            write_image("samples", image[None], step=step)
         self._writer.flush()
 
     def on_train_end(self, logs=None):

@@ -1,16 +1,9 @@
 """A reduced-precision copy of a trained model, for fast inference.
 
-Colourising with a copy of a float32 model whose convolutions compute in
-bfloat16 ("mixed_bfloat16": float32 weights, bfloat16 arithmetic) is several
-times faster on hardware with bfloat16 units: GPUs, and CPUs with AMX or
-AVX-512 BF16 (TensorFlow reaches them through oneDNN). `benchmarks/inference.py`
-measures the speed and how far the pictures move from float32's.
-
-The output head stays in float32: every layer after the model's last
-convolution with a kernel larger than 1x1 (for Zhang et al.'s ECCV16 the
-313-bin logits, softmax, ab projection and upsampling; for SIGGRAPH17 the ab
-output), and every softmax or annealed mean. The head costs little, and its
-rounding would land directly on the colours.
+The convolutions compute in 16 bits (float32 weights) on hardware with bfloat16 or float16
+units. The output head stays in float32: every layer after the last convolution with a kernel
+larger than 1x1, and every softmax or annealed mean; it costs little, and its rounding would
+land directly on the colours.
 """
 
 import keras
@@ -45,18 +38,13 @@ def float32_head(model):
 def mixed_precision_copy(model, policy="mixed_bfloat16"):
     """A copy of a functional `model` computing in 16 bits, with the same (float32) weights.
 
-    The copy's layers take `policy` except the float32 head (see the module
-    docstring) and layers whose policy is not float32 already. The weights are
-    copied once: train the original further and make a new copy. On
-    TensorFlow the copy predicts without XLA (`jit_compile=False`): XLA:CPU
-    has no fast bfloat16 convolutions (ECCV16 at 256x256: 2.7 images/s with
-    XLA against 18.5 through oneDNN on a 2-core Sapphire Rapids CPU).
+    Every layer takes `policy` except the float32 head (module docstring) and layers not in
+    float32 already. The weights are copied once. On TensorFlow the copy predicts without
+    XLA, because XLA:CPU lacks the bfloat16 convolutions oneDNN has.
 
     Args:
-        model: a functional `keras.Model` (every model of `colorization.models`
-            except `Pix2Pix`, whose generator `pix2pix_generator` is one).
-        policy: `"mixed_bfloat16"` (fast on CPUs with AMX / AVX-512 BF16 and
-            on recent GPUs) or `"mixed_float16"` (GPUs).
+        model: a functional `keras.Model` (for `Pix2Pix`, its `generator`).
+        policy: `"mixed_bfloat16"` or `"mixed_float16"`.
 
     Returns:
         A new `keras.Model` named `<name>_<policy>`, its outputs in float32.
@@ -77,11 +65,14 @@ def mixed_precision_copy(model, policy="mixed_bfloat16"):
     dtype('float32')
     """
     if policy not in REDUCED_PRECISION_POLICIES:
-        raise ValueError(f"`policy` must be one of {REDUCED_PRECISION_POLICIES}; received policy={policy!r}.")
+        raise ValueError(
+            f"`policy` must be one of {REDUCED_PRECISION_POLICIES}. Received: policy={policy!r}"
+        )
     if not isinstance(model, (keras.Function, keras.Sequential)):
         raise ValueError(
-            f"mixed_precision_copy needs a functional keras.Model; received {type(model).__name__}"
-            " (for Pix2Pix, copy its `generator`)."
+            "mixed_precision_copy needs a functional keras.Model "
+            "(for Pix2Pix, copy its `generator`). "
+            f"Received: model={type(model).__name__}"
         )
     keep = set(float32_head(model))
 

@@ -1,12 +1,16 @@
 """sRGB <-> CIELAB against scikit-image, the reference implementation."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
 from skimage import color as skcolor
 
+from colorization.color import l_ab_to_rgb_uint8
 from colorization.color import lab_to_rgb
 from colorization.color import lab_to_rgb_uint8
+from colorization.color import luminance_to_lightness
 from colorization.color import rgb_to_lab
 
 pytestmark = pytest.mark.core
@@ -17,25 +21,19 @@ def _all_8bit_colours():
     return np.stack(np.meshgrid(v, v, v, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "float32"])
-def test_rgb_to_lab_matches_skimage_on_every_8bit_colour(dtype):
+def test_rgb_to_lab_matches_skimage_on_every_8bit_colour():
     rgb = _all_8bit_colours()
-    if dtype == "float32":
-        rgb = rgb.astype(np.float32) / np.float32(255.0)
-        expected = skcolor.rgb2lab(rgb.astype(np.float64))
-    else:
-        expected = skcolor.rgb2lab(rgb.astype(np.float64) / 255.0)
-    # The first call of a shape runs the keras.ops path; on TensorFlow and JAX
-    # the second runs the compiled one (colorization.eager_compile), which on
-    # JAX splits these 2^24 pixels into blocks run from a thread pool.
-    for _ in range(2):
-        got = np.asarray(rgb_to_lab(rgb))
+    expected = skcolor.rgb2lab(rgb / 255.0)
+    for colours in (rgb, rgb.astype(np.float32) / np.float32(255.0)):
+        got = keras.ops.convert_to_numpy(rgb_to_lab(colours))
         assert got.dtype == np.float32
         assert np.abs(got - expected).max() <= 1.2e-4
 
 
 def test_round_trip_returns_in_gamut_colours(rng):
-    rgb = np.concatenate([rng.uniform(0, 1, (200_000, 3)), np.eye(3), np.zeros((1, 3)), np.ones((1, 3))])
+    rgb = np.concatenate(
+        [rng.uniform(0, 1, (200_000, 3)), np.eye(3), np.zeros((1, 3)), np.ones((1, 3))]
+    )
     rgb = rgb.astype(np.float32)
     back = np.asarray(lab_to_rgb(rgb_to_lab(rgb)))
     assert np.abs(back - rgb).max() <= 1e-4
@@ -43,7 +41,12 @@ def test_round_trip_returns_in_gamut_colours(rng):
 
 def test_lab_to_rgb_matches_skimage_including_out_of_gamut(rng):
     lab = np.stack(
-        [rng.uniform(0, 100, 50_000), rng.uniform(-128, 127, 50_000), rng.uniform(-128, 127, 50_000)], axis=-1
+        [
+            rng.uniform(0, 100, 50_000),
+            rng.uniform(-128, 127, 50_000),
+            rng.uniform(-128, 127, 50_000),
+        ],
+        axis=-1,
     )
     with pytest.warns(UserWarning):  # scikit-image warns about its negative-Z clipping
         expected = skcolor.lab2rgb(lab)
@@ -52,7 +55,9 @@ def test_lab_to_rgb_matches_skimage_including_out_of_gamut(rng):
 
 
 def test_known_values():
-    lab = np.asarray(rgb_to_lab(np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], dtype=np.uint8)))
+    lab = np.asarray(
+        rgb_to_lab(np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], dtype=np.uint8))
+    )
     np.testing.assert_allclose(lab[0], [0, 0, 0], atol=1e-4)
     # The sRGB matrix rows sum to 0.950456 against a white of 0.95047, so white
     # sits 0.005 from the neutral axis in scikit-image too.
@@ -66,14 +71,16 @@ def test_any_leading_shape_and_uint8_rule(photo_rgb):
     batch = np.stack([uint8, uint8[::-1]])
     lab = np.asarray(rgb_to_lab(batch))
     assert lab.shape == batch.shape
-    np.testing.assert_allclose(lab[0], np.asarray(rgb_to_lab(uint8.astype(np.float32) / 255.0)), atol=1e-4)
+    np.testing.assert_allclose(
+        lab[0], np.asarray(rgb_to_lab(uint8.astype(np.float32) / 255.0)), atol=1e-4
+    )
     rgb = np.asarray(lab_to_rgb_uint8(lab))
     assert rgb.dtype == np.uint8 and np.abs(rgb.astype(int) - batch.astype(int)).max() <= 1
 
 
 @pytest.mark.parametrize("shape", [(4, 4), (4, 4, 4), (2, 1)])
 def test_wrong_channel_count_names_the_shape(shape):
-    with pytest.raises(ValueError, match=r"shape \(" + ", ".join(map(str, shape))):
+    with pytest.raises(ValueError, match=r"shape=\(" + ", ".join(map(str, shape))):
         rgb_to_lab(np.zeros(shape, np.float32))
     with pytest.raises(ValueError, match="3 channels"):
         lab_to_rgb(np.zeros(shape, np.float32))
@@ -109,7 +116,9 @@ def _gradient(fn, x):
 
 
 def test_gradients_finite_everywhere_and_match_finite_differences(rng):
-    special = np.array([[0, 0, 0], [1, 1, 1], [0.04045, 0.5, 1.0], [1e-7, 0, 0.0031308]], np.float32)
+    special = np.array(
+        [[0, 0, 0], [1, 1, 1], [0.04045, 0.5, 1.0], [1e-7, 0, 0.0031308]], np.float32
+    )
     rgb = np.concatenate([special, rng.uniform(0, 1, (64, 3)).astype(np.float32)])
     grad = _gradient(rgb_to_lab, rgb)
     assert np.isfinite(grad).all()
@@ -122,6 +131,52 @@ def test_gradients_finite_everywhere_and_match_finite_differences(rng):
     for c in range(3):
         step = np.zeros(3)
         step[c] = eps
-        numeric[:, c] = (skcolor.rgb2lab(x + step).sum(-1) - skcolor.rgb2lab(x - step).sum(-1)) / (2 * eps)
+        numeric[:, c] = (skcolor.rgb2lab(x + step).sum(-1) - skcolor.rgb2lab(x - step).sum(-1)) / (
+            2 * eps
+        )
     analytic = _gradient(rgb_to_lab, x.astype(np.float32))
     np.testing.assert_allclose(analytic, numeric, rtol=2e-3, atol=2e-2)
+
+
+def test_l_ab_to_rgb_uint8_is_scikit_images_picture(rng):
+    lab = np.stack(
+        [rng.uniform(0, 100, 5000), rng.uniform(-60, 60, 5000), rng.uniform(-60, 60, 5000)], axis=-1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-image's negative-Z warning
+        expected = np.round(skcolor.lab2rgb(lab) * 255)
+    got = l_ab_to_rgb_uint8(lab[:, :1], lab[:, 1:])
+    assert isinstance(got, np.ndarray) and got.dtype == np.uint8
+    # Rounding may fall either way for values within float32 error of a half level.
+    assert np.abs(got.astype(int) - expected).max() <= 1
+    assert np.mean(got == expected) > 0.999
+
+
+def test_luminance_to_lightness_is_scikit_images_lightness(rng):
+    rgb = np.concatenate(
+        [rng.uniform(0, 1, (5000, 3)), np.linspace(0, 0.05, 300)[:, None].repeat(3, -1)]
+    )
+    luminance = skcolor.rgb2xyz(rgb)[:, 1]  # D65 white has Y = 1
+    got = keras.ops.convert_to_numpy(luminance_to_lightness(luminance))
+    np.testing.assert_allclose(got, skcolor.rgb2lab(rgb)[:, 0], atol=1e-4)
+
+
+def _compiled(fn):
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    pytest.skip(f"no compiler helper for backend {backend}")
+
+
+def test_conversions_compile(rng):
+    rgb = rng.uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)
+    lab = keras.ops.convert_to_numpy(_compiled(rgb_to_lab)(rgb))
+    np.testing.assert_allclose(lab, skcolor.rgb2lab(rgb.astype(np.float64)), atol=2e-4)
+    back = keras.ops.convert_to_numpy(_compiled(lab_to_rgb)(lab))
+    np.testing.assert_allclose(back, rgb, atol=2e-4)

@@ -65,7 +65,9 @@ def test_auc_rebalanced_counts_every_colour_class_equally_hand_worked(reference_
         3 * weight_a + weight_b + 2 * weight_c
     )
     assert metrics.auc(true, pred, rebalanced=True) == pytest.approx(expected, rel=1e-9)
-    assert metrics.auc(true, pred, rebalanced=True, bins=reference_bins) == pytest.approx(expected, rel=1e-9)
+    assert metrics.auc(true, pred, rebalanced=True, bins=reference_bins) == pytest.approx(
+        expected, rel=1e-9
+    )
 
 
 def test_auc_rebalanced_matches_brute_force_own_distribution(rng, reference_bins):
@@ -136,8 +138,13 @@ def test_ssim_matches_skimage(rng, photo_rgb):
     true = (photo_rgb * 255).round().astype(np.uint8)
     noisy = np.clip(true.astype(int) + rng.integers(-40, 41, true.shape), 0, 255).astype(np.uint8)
     expected = skmetrics.structural_similarity(
-        true, noisy, channel_axis=-1, data_range=255,
-        gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        true,
+        noisy,
+        channel_axis=-1,
+        data_range=255,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
     )
     assert metrics.ssim(true, noisy) == pytest.approx(expected, abs=1e-6)
     assert metrics.ssim(true, true) == pytest.approx(1.0)
@@ -190,8 +197,11 @@ def constant_model(ab=None, logit_bin=None, size=16):
         bias = np.full(313, -20.0, np.float32)
         bias[logit_bin] = 20.0
         out = keras.layers.Conv2D(
-            313, 1, kernel_initializer="zeros",
-            bias_initializer=keras.initializers.Constant(bias), activation="softmax",
+            313,
+            1,
+            kernel_initializer="zeros",
+            bias_initializer=keras.initializers.Constant(bias),
+            activation="softmax",
         )(inputs)
     return keras.Model(inputs, out)
 
@@ -208,7 +218,9 @@ def test_evaluate_regression_classification_and_grey(reference_bins):
     assert grey["colorfulness"] == pytest.approx(0.0)
     rgb_true = (skcolor.lab2rgb(np.concatenate([L, ab], -1)[0]) * 255).round().astype(np.uint8)
     rgb_grey = (skcolor.lab2rgb(np.concatenate([L, 0 * ab], -1)[0]) * 255).round().astype(np.uint8)
-    assert grey["psnr"] == pytest.approx(skmetrics.peak_signal_noise_ratio(rgb_true, rgb_grey), abs=0.05)
+    assert grey["psnr"] == pytest.approx(
+        skmetrics.peak_signal_noise_ratio(rgb_true, rgb_grey), abs=0.05
+    )
     assert grey["colorfulness_true"] == pytest.approx(metrics.colorfulness(rgb_true), abs=0.5)
 
     exact = metrics.evaluate(constant_model(ab=[20.0, 0.0]), data)
@@ -260,7 +272,8 @@ PHOTOS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "photos
 
 def load_lab_photos(paths, size=64):
     """Centre-cropped, resized photos as float32 Lab (scikit-image's conversion)."""
-    from PIL import Image, ImageOps
+    from PIL import Image
+    from PIL import ImageOps
 
     photos = []
     for path in paths:
@@ -276,7 +289,8 @@ def test_rebalanced_auc_does_not_depend_on_the_training_set_size():
         pytest.skip(f"real photos {PHOTOS} are absent (they sit beside the clone)")
     from scipy.spatial import cKDTree
 
-    from colorization.quantization import default_ab_bins, empirical_prior
+    from colorization.quantization import default_ab_bins
+    from colorization.quantization import empirical_prior
 
     paths = sorted(PHOTOS.glob("*.jpg"))
     held_out = load_lab_photos(paths[::8])  # 100 photos, one class in eight

@@ -37,13 +37,19 @@ def test_soft_encode_matches_brute_force(rng, neighbors):
     quantizer = ABQuantizer(neighbors=neighbors)
     # In-gamut colours, colours between bins, and points far outside the gamut.
     ab = np.concatenate(
-        [rng.normal(0, 30, (3000, 2)), rng.uniform(-150, 150, (3000, 2)), np.array([[0, 0], [5, 5], [-155, 158]])]
+        [
+            rng.normal(0, 30, (3000, 2)),
+            rng.uniform(-150, 150, (3000, 2)),
+            np.array([[0, 0], [5, 5], [-155, 158]]),
+        ]
     ).astype(np.float32)
     expected, _ = _brute_force_soft_encode(ab, quantizer.bins, neighbors, 5.0)
     got = np.asarray(quantizer.soft_encode(ab))
     assert got.shape == (len(ab), 313)
     # Ties (a point equidistant from two bins) may pick either: compare by value.
-    np.testing.assert_allclose(np.sort(got, 1)[:, -neighbors:], np.sort(expected, 1)[:, -neighbors:], atol=1e-5)
+    np.testing.assert_allclose(
+        np.sort(got, 1)[:, -neighbors:], np.sort(expected, 1)[:, -neighbors:], atol=1e-5
+    )
     untied = np.abs(got - expected).max(1) < 1e-5
     assert untied.mean() > 0.99
 
@@ -57,7 +63,9 @@ def test_soft_encode_sparse_and_hard_encode(rng):
     sq = ((ab[..., None, :] - quantizer.bins) ** 2).sum(-1)
     hard = np.asarray(quantizer.hard_encode(ab))
     assert hard.shape == (2, 7, 9)
-    np.testing.assert_allclose(np.take_along_axis(sq, hard[..., None], -1)[..., 0], sq.min(-1), atol=1e-3)
+    np.testing.assert_allclose(
+        np.take_along_axis(sq, hard[..., None], -1)[..., 0], sq.min(-1), atol=1e-3
+    )
     np.testing.assert_array_equal(np.asarray(indices)[..., 0], hard)
 
 
@@ -79,11 +87,15 @@ def test_annealed_mean_interpolates_between_mean_and_mode(rng):
     probs /= probs.sum(1, keepdims=True)
     probs = probs.astype(np.float32)
     bins = quantizer.bins.astype(np.float64)
-    np.testing.assert_allclose(np.asarray(quantizer.annealed_mean(probs, 1.0)), probs @ bins, atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(quantizer.annealed_mean(probs, 1.0)), probs @ bins, atol=1e-3
+    )
     t = 0.38
     tempered = np.where(probs > 0, probs, 0.0) ** (1 / t)
     tempered /= tempered.sum(1, keepdims=True)
-    np.testing.assert_allclose(np.asarray(quantizer.annealed_mean(probs, t)), tempered @ bins, atol=1e-3)
+    np.testing.assert_allclose(
+        np.asarray(quantizer.annealed_mean(probs, t)), tempered @ bins, atol=1e-3
+    )
     cold = np.asarray(quantizer.annealed_mean(probs, 0.01))
     assert np.isfinite(cold).all()
     log_tempered = np.log(np.maximum(probs.astype(np.float64), 1e-300)) / 0.01
@@ -93,8 +105,12 @@ def test_annealed_mean_interpolates_between_mean_and_mode(rng):
     # With a clear winner (second bin at 0.9x the first), T = 0.01 is the mode.
     peaked = np.full((1, 313), 0.5 / 311)
     peaked[0, 7], peaked[0, 100] = 0.5 / 1.9, 0.45 / 1.9
-    np.testing.assert_allclose(np.asarray(quantizer.annealed_mean(peaked.astype(np.float32), 0.01)), bins[[7]], atol=0.01)
-    np.testing.assert_array_equal(np.asarray(quantizer.mode(probs)), quantizer.bins[probs.argmax(1)])
+    np.testing.assert_allclose(
+        np.asarray(quantizer.annealed_mean(peaked.astype(np.float32), 0.01)), bins[[7]], atol=0.01
+    )
+    np.testing.assert_array_equal(
+        np.asarray(quantizer.mode(probs)), quantizer.bins[probs.argmax(1)]
+    )
 
 
 def test_annealed_distribution_from_logits_equals_from_probabilities(rng):
@@ -147,7 +163,11 @@ def test_rebalancing_weights_worked_example():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"bins": np.zeros((5, 3))}, "shape"), ({"sigma": 0}, "sigma"), ({"neighbors": 400}, "neighbors")],
+    [
+        ({"bins": np.zeros((5, 3))}, "shape"),
+        ({"sigma": 0}, "sigma"),
+        ({"neighbors": 400}, "neighbors"),
+    ],
 )
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
