@@ -74,15 +74,25 @@
 # %% [markdown]
 # ## What the report claims and how each claim is judged
 #
-# | section | the report's words | measured here (on the 112 validation photos) |
-# |---|---|---|
-# | 5.1 | ResNet: "synthesized images are less colorful than the original ones" | colourfulness (Hasler & Suesstrunk 2003) of the ResNet's colourisations vs the true photos' |
-# | abstract, 5.3 | "ResNet and VAE generate less colorful images" | the same for the AE (the report's model) and the VAE |
-# | abstract, 6 | "GAN can provide colorful images ... sometimes the synthesized images are overly colorful" | GAN colourfulness vs each other model and vs the truth; the share of photos the GAN makes at least 25% more colourful than the original, vs the other models' |
-# | abstract | "The overall performances for all three models are great" | AuC of each model vs the grey image (ab = 0), the baseline every colorizer must beat |
-# | 5.3, 6 | "the VAE is more effective"; "ResNet is typically not the primary model"; GAN and VAE are the generative models "widely used" | AuC of the GAN, AE and VAE vs the ResNet's |
-# | 5.3 | the VAE's MSE (Lab scaled to [-1, 1]) "decreases sharply from 0.5 to 0.002" | the AE's validation MSE on ab / 110 after the first and the last epoch |
-# | 5.1, 6 | the validation loss "is likely to drop with further training"; "all of the three losses will still decrease" | per-photo validation error (MSE of ab / 110; L1 for the GAN, its training loss's term) halfway vs at the end |
+# Each claim as [section] the report's words, then what is measured here (on the 112 validation
+# photos):
+#
+# - [5.1] ResNet: "synthesized images are less colorful than the original ones". Measured:
+#   colourfulness (Hasler & Suesstrunk 2003) of the ResNet's colourisations vs the true photos'.
+# - [abstract, 5.3] "ResNet and VAE generate less colorful images". Measured: the same for the AE
+#   (the report's model) and the VAE.
+# - [abstract, 6] "GAN can provide colorful images ... sometimes the synthesized images are overly
+#   colorful". Measured: GAN colourfulness vs each other model and vs the truth; the share of
+#   photos the GAN makes at least 25% more colourful than the original, vs the other models'.
+# - [abstract] "The overall performances for all three models are great". Measured: AuC of each
+#   model vs the grey image (ab = 0), the baseline every colorizer must beat.
+# - [5.3, 6] "the VAE is more effective"; "ResNet is typically not the primary model"; GAN and VAE
+#   are the generative models "widely used". Measured: AuC of the GAN, AE and VAE vs the ResNet's.
+# - [5.3] the VAE's MSE (Lab scaled to [-1, 1]) "decreases sharply from 0.5 to 0.002". Measured:
+#   the AE's validation MSE on ab / 110 after the first and the last epoch.
+# - [5.1, 6] the validation loss "is likely to drop with further training"; "all of the three
+#   losses will still decrease". Measured: per-photo validation error (MSE of ab / 110; L1 for
+#   the GAN, its training loss's term) halfway vs at the end.
 #
 # PSNR and SSIM (on RGB) are reported for every model beside the AuC (the
 # area under the curve of the share of pixels whose ab error is within a
@@ -115,19 +125,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
-from keras import ops
 
-from notebook_support import evidence
 from colorization import metrics
-from colorization.color import lab_to_rgb_uint8
-from colorization.color import merge_lab
+from colorization.color import l_ab_to_rgb_uint8
+from colorization.constants import AB_SCALE
 from colorization.inference import predict_ab
 from colorization.models import pix2pix_generator
-from colorization.models import resnet18_autoencoder
 from colorization.models import resnet_colorizer
-from colorization.models.pix2pix import Pix2Pix
-from colorization.models.pix2pix import patchgan_discriminator
-from colorization.models.resnet import AB_SCALE
+from colorization.training import recipes
+from notebook_support import evidence
 from notebook_support import photo_split
 
 NOTEBOOK = "05_resnet_gan_vae"
@@ -135,38 +141,66 @@ MODE = evidence.notebook_mode()
 STARTED = time.time()
 keras.utils.set_random_seed(0)
 
-# The report's settings (section 5): 128x128 crops, 20 epochs; the 7-level U-Net; batch and widths are not given.
+# The report's settings (section 5): 128x128 crops, 20 epochs; the 7-level U-Net; batch and widths
+# are not given.
 FULL = dict(
-    image_size=128, epochs=20, batch_size=16, predict_batch_size=8, train_limit=None, validation_limit=None,
-    resnet=dict(base_filters=16, stage_blocks=(3, 4, 6, 3)), resnet_crop=None,
-    generator=dict(num_downsamples=7, base_filters=64), discriminator=dict(base_filters=64),
-    autoencoder=dict(base_filters=64, decoder_filters=(128, 64, 32)),
+    image_size=128,
+    epochs=20,
+    batch_size=16,
+    predict_batch_size=8,
+    train_limit=None,
+    validation_limit=None,
+    resnet=dict(width=16, stage_blocks=(3, 4, 6, 3)),
+    resnet_crop=None,
+    generator=dict(num_downsamples=7, width=64),
+    discriminator=dict(width=64),
+    autoencoder=dict(width=64, decoder_filters=(128, 64, 32)),
 )
 CONFIGS = {
     "full": FULL,
     "cpu": dict(
-        FULL, image_size=64, epochs=12, predict_batch_size=16,
-        resnet=dict(base_filters=8, stage_blocks=(1, 1, 1, 1)), resnet_crop=32,
-        generator=dict(num_downsamples=6, base_filters=32), discriminator=dict(base_filters=32),
+        FULL,
+        image_size=64,
+        epochs=12,
+        predict_batch_size=16,
+        resnet=dict(width=8, stage_blocks=(1, 1, 1, 1)),
+        resnet_crop=32,
+        generator=dict(num_downsamples=6, width=32),
+        discriminator=dict(width=32),
     ),
     "smoke": dict(
-        FULL, image_size=32, epochs=2, batch_size=8, predict_batch_size=8, train_limit=16, validation_limit=8,
-        resnet=dict(base_filters=2, stage_blocks=(1, 1, 1, 1)), resnet_crop=16,
-        generator=dict(num_downsamples=5, base_filters=8), discriminator=dict(base_filters=8),
-        autoencoder=dict(base_filters=64, decoder_filters=(16, 16, 8)),
+        FULL,
+        image_size=32,
+        epochs=2,
+        batch_size=8,
+        predict_batch_size=8,
+        train_limit=16,
+        validation_limit=8,
+        resnet=dict(width=2, stage_blocks=(1, 1, 1, 1)),
+        resnet_crop=16,
+        generator=dict(num_downsamples=5, width=8),
+        discriminator=dict(width=8),
+        autoencoder=dict(width=64, decoder_filters=(16, 16, 8)),
     ),
 }
 CONFIG = CONFIGS[MODE]
 SIZE = CONFIG["image_size"]
 
-# The report's encoder is ImageNet-trained ResNet-18; nothing can be downloaded here, so it starts from
-# random weights unless RESNET18_WEIGHTS names a torchvision resnet18 state_dict exported as .npz.
+# The report's encoder is ImageNet-trained ResNet-18; nothing can be downloaded here, so it starts
+# from random weights unless RESNET18_WEIGHTS names a torchvision resnet18 state_dict exported as
+# .npz.
 RESNET18_WEIGHTS = os.environ.get("RESNET18_WEIGHTS") or None
 print(f"{MODE} mode (MODE={os.environ.get('MODE', '')}, SMOKE={os.environ.get('SMOKE', '0')})")
 print("settings:", CONFIG)
-print("ResNet-18 encoder of the AE / VAE:",
-      f"ImageNet weights from {RESNET18_WEIGHTS}" if RESNET18_WEIGHTS else
-      "random initial weights (set RESNET18_WEIGHTS to a torchvision resnet18 state_dict .npz to use ImageNet's)")
+print(
+    "ResNet-18 encoder of the AE / VAE:",
+    f"ImageNet weights from {RESNET18_WEIGHTS}"
+    if RESNET18_WEIGHTS
+    else (
+        "random initial weights (set RESNET18_WEIGHTS to a torchvision resnet18 state_dict .npz to "
+        "use ImageNet's)"
+    ),
+)
 
 # %% [markdown]
 # ## Data
@@ -193,33 +227,46 @@ print("ResNet-18 encoder of the AE / VAE:",
 # **6 levels** (64 -> 1, as the report's 7 take 128 -> 1) and **half width**
 # (32 base filters); the AE / VAE at full width (so ImageNet weights fit).
 
+
 # %%
 def load_photos(split, limit):
-    """The split's (L, ab) at SIZE; in SMOKE runs without ../shared, the photos bundled with installed packages."""
+    """The split's (L, ab) at SIZE; in SMOKE runs without ../shared, the photos bundled with
+    installed packages."""
     if photo_split.find_photo_folder() is not None:
         L, ab, _ = photo_split.load_split(split, SIZE, limit=limit)
         return L, ab, "imagenet-800"
     if MODE != "smoke":
-        photo_split.photo_source(split)  # raises FileNotFoundError naming the folder and the variable to set
-    print(f"{split}: no imagenet-800 folder at {photo_split.default_photo_folder()}; using the bundled sample photos")
+        photo_split.photo_source(
+            split
+        )  # raises FileNotFoundError naming the folder and the variable to set
+    print(
+        f"{split}: no imagenet-800 folder at {photo_split.default_photo_folder()}; using the "
+        "bundled sample photos"
+    )
     from data_pipeline import iterate_numpy
     from data_pipeline import sources
     from data_pipeline import write_shards
 
     folder = tempfile.mkdtemp(prefix="notebook05_")
     write_shards(sources.sample_photos(split), folder, image_size=SIZE, split=split)
-    L, ab = (np.concatenate(parts) for parts in zip(*iterate_numpy(folder, 256, shuffle=False, split=split)))
+    L, ab = (
+        np.concatenate(parts)
+        for parts in zip(*iterate_numpy(folder, 256, shuffle=False, split=split))
+    )
     return L[:limit], ab[:limit], "bundled sample photos"
 
 
 L_train, ab_train, train_source = load_photos("train", CONFIG["train_limit"])
 L_val, ab_val, validation_source = load_photos("validation", CONFIG["validation_limit"])
-print(f"train: {len(L_train)} photos, validation: {len(L_val)} photos ({train_source}), {SIZE}x{SIZE}; "
-      f"data ready after {time.time() - STARTED:.0f}s")
+print(
+    f"train: {len(L_train)} photos, validation: {len(L_val)} photos ({train_source}), "
+    f"{SIZE}x{SIZE}; data ready after {time.time() - STARTED:.0f}s"
+)
 
 
 class PhotoBatches(keras.utils.PyDataset):
-    """Shuffled (L, ab) batches, flipped left-right at random, optionally randomly cropped to `crop` pixels."""
+    """Shuffled (L, ab) batches, flipped left-right at random, optionally randomly cropped to `crop`
+    pixels."""
 
     def __init__(self, L, ab, batch_size, crop=None, seed=0):
         super().__init__()
@@ -234,7 +281,10 @@ class PhotoBatches(keras.utils.PyDataset):
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         L, ab = self.L[chosen], self.ab[chosen]
         flip = self.rng.random(len(chosen)) < 0.5
-        L, ab = np.where(flip[:, None, None, None], L[:, :, ::-1], L), np.where(flip[:, None, None, None], ab[:, :, ::-1], ab)
+        L, ab = (
+            np.where(flip[:, None, None, None], L[:, :, ::-1], L),
+            np.where(flip[:, None, None, None], ab[:, :, ::-1], ab),
+        )
         if self.crop:
             top, left = self.rng.integers(0, L.shape[1] - self.crop + 1, size=2)
             window = np.s_[:, top : top + self.crop, left : left + self.crop]
@@ -282,16 +332,19 @@ MODEL_NAMES = ("resnet", "gan", "ae", "vae")
 LABELS = {"resnet": "ResNet", "gan": "GAN", "ae": "AE", "vae": "VAE"}
 
 
+RECIPES = recipes.report004(image_size=SIZE, encoder_weights=RESNET18_WEIGHTS)
+
+
 def build(name):
+    """Report 004's model `name` from its recipe, at this mode's widths."""
     if name == "resnet":
-        return resnet_colorizer((None, None, 1), **CONFIG["resnet"])
+        return RECIPES["resnet"].build_model(**CONFIG["resnet"])
     if name == "gan":
-        generator = pix2pix_generator(SHAPE, batch_statistics_at_inference=True, dropout_at_inference=False,
-                                      **CONFIG["generator"])
-        return Pix2Pix(generator,
-                       patchgan_discriminator(SHAPE, **CONFIG["discriminator"]))
-    return resnet18_autoencoder(SHAPE, variational=name == "vae", seed=0, encoder_weights=RESNET18_WEIGHTS,
-                                **CONFIG["autoencoder"])
+        recipe = RECIPES["gan"].replace(discriminator_kwargs=CONFIG["discriminator"])
+        return recipe.build_model(
+            batch_statistics_at_inference=True, dropout_at_inference=False, **CONFIG["generator"]
+        )
+    return RECIPES[name].build_model(**CONFIG["autoencoder"])
 
 
 def leaf_layers(model):
@@ -303,13 +356,20 @@ def leaf_layers(model):
 
 
 def cost(model):
-    """(trainable weights, forward multiply-adds, floats of all layer outputs) per image of the model's input size."""
+    """(trainable weights, forward multiply-adds, floats of all layer outputs) per image of the
+    model's input size."""
     macs = activations = 0
     for layer in leaf_layers(model):
         outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
         activations += sum(int(np.prod(o.shape[1:])) for o in outputs)
-        if isinstance(layer, keras.layers.Conv2D):  # Conv2DTranspose too: its kernel meets every input pixel
-            grid = layer.input.shape if isinstance(layer, keras.layers.Conv2DTranspose) else layer.output.shape
+        if isinstance(
+            layer, keras.layers.Conv2D
+        ):  # Conv2DTranspose too: its kernel meets every input pixel
+            grid = (
+                layer.input.shape
+                if isinstance(layer, keras.layers.Conv2DTranspose)
+                else layer.output.shape
+            )
             macs += int(np.prod(layer.kernel.shape)) * grid[1] * grid[2]
     weights = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     return weights, macs, activations
@@ -318,7 +378,11 @@ def cost(model):
 models = {name: build(name) for name in MODEL_NAMES}
 print(f"{'model':<22}{'weights':>12}{'GMAC/image':>12}{'activations/image':>20}")
 for name, model in models.items():
-    parts = {"generator": model.generator, "discriminator": model.discriminator} if name == "gan" else {name: model}
+    parts = (
+        {"generator": model.generator, "discriminator": model.discriminator}
+        if name == "gan"
+        else {name: model}
+    )
     for part, network in parts.items():
         if name == "resnet":  # fully convolutional: cost it at the size it predicts
             network = resnet_colorizer(SHAPE, **CONFIG["resnet"])
@@ -328,11 +392,18 @@ for name, model in models.items():
 full_resnet = resnet_colorizer((FULL["image_size"],) * 2 + (1,), **FULL["resnet"])
 weights, macs, activations = cost(full_resnet)
 per_image = activations * 4
-print(f"\nfull-mode ResNet at {FULL['image_size']}x{FULL['image_size']}: {weights:,} weights, {macs / 1e9:.1f} GMAC "
-      f"forward per image, {activations / 1e6:.1f} M floats = {per_image / 2**30:.2f} GiB of activations per image;")
-print(f"batch {FULL['batch_size']}: {FULL['batch_size'] * per_image / 2**30:.1f} GiB; the largest batch that fits "
-      f"141 GB with a 2x margin: {int(141e9 / 2 // per_image)}")
-assert FULL["batch_size"] * per_image < 141e9 / 2, "the full-mode batch would not fit an H200 with a 2x margin"
+print(
+    f"\nfull-mode ResNet at {FULL['image_size']}x{FULL['image_size']}: {weights:,} weights, "
+    f"{macs / 1e9:.1f} GMAC forward per image, {activations / 1e6:.1f} M floats = "
+    f"{per_image / 2**30:.2f} GiB of activations per image;"
+)
+print(
+    f"batch {FULL['batch_size']}: {FULL['batch_size'] * per_image / 2**30:.1f} GiB; the largest "
+    f"batch that fits 141 GB with a 2x margin: {int(141e9 / 2 // per_image)}"
+)
+assert FULL["batch_size"] * per_image < 141e9 / 2, (
+    "the full-mode batch would not fit an H200 with a 2x margin"
+)
 del full_resnet
 
 # %% [markdown]
@@ -346,19 +417,22 @@ del full_resnet
 # moving averages (Keras's default inference), to show the drift that the
 # batch statistics avoid.
 
+
 # %%
 def predictor(name):
     return models[name].generator if name == "gan" else models[name]
 
 
 def predict(name, batch_size=None):
-    """`predict_ab` on the validation photos; the GAN in batches of its training batch size (batch statistics)."""
+    """`predict_ab` on the validation photos; the GAN in batches of its training batch size (batch
+    statistics)."""
     default = CONFIG["batch_size"] if name == "gan" else CONFIG["predict_batch_size"]
     return predict_ab(predictor(name), L_val, batch_size=batch_size or default)
 
 
 def gan_with_moving_averages():
-    """The GAN's generator weights in a generator that normalises with BatchNorm's moving averages."""
+    """The GAN's generator weights in a generator that normalises with BatchNorm's moving
+    averages."""
     generator = pix2pix_generator(SHAPE, batch_statistics_at_inference=False, **CONFIG["generator"])
     generator.set_weights(models["gan"].generator.get_weights())
     return generator
@@ -366,7 +440,10 @@ def gan_with_moving_averages():
 
 def per_photo_errors(ab_pred, ab_true):
     scaled = (np.asarray(ab_pred) - ab_true) / AB_SCALE
-    return {"mse": np.mean(scaled**2, axis=(1, 2, 3)), "l1": np.mean(np.abs(scaled), axis=(1, 2, 3))}
+    return {
+        "mse": np.mean(scaled**2, axis=(1, 2, 3)),
+        "l1": np.mean(np.abs(scaled), axis=(1, 2, 3)),
+    }
 
 
 class ValidationErrors(keras.callbacks.Callback):
@@ -377,7 +454,9 @@ class ValidationErrors(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         errors = per_photo_errors(predict(self.name), ab_val)
         if self.name == "gan":
-            ab_moving = predict_ab(gan_with_moving_averages(), L_val, batch_size=CONFIG["batch_size"])
+            ab_moving = predict_ab(
+                gan_with_moving_averages(), L_val, batch_size=CONFIG["batch_size"]
+            )
             errors["l1_moving_averages"] = per_photo_errors(ab_moving, ab_val)["l1"]
         self.epochs.append(errors)
 
@@ -385,9 +464,9 @@ class ValidationErrors(keras.callbacks.Callback):
 histories, validation_errors, train_seconds = {}, {}, {}
 for name, model in models.items():
     if name == "gan":
-        model.compile()
+        RECIPES[name].compile(model)
     else:
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        RECIPES[name].compile(model, metrics=[])
     crop = CONFIG["resnet_crop"] if name == "resnet" else None
     batches = PhotoBatches(L_train, ab_train, CONFIG["batch_size"], crop=crop, seed=0)
     tracker = ValidationErrors(name)
@@ -395,9 +474,12 @@ for name, model in models.items():
     history = model.fit(batches, epochs=CONFIG["epochs"], callbacks=[tracker], verbose=0)
     train_seconds[name] = time.time() - t0
     histories[name], validation_errors[name] = history.history, tracker.epochs
-    print(f"{LABELS[name]:<7} {CONFIG['epochs']} epochs of {len(batches)} batches in {train_seconds[name]:.0f}s "
-          f"({train_seconds[name] / CONFIG['epochs']:.1f}s per epoch with its validation pass); final "
-          + ", ".join(f"{key} {values[-1]:.4g}" for key, values in history.history.items()))
+    print(
+        f"{LABELS[name]:<7} {CONFIG['epochs']} epochs of {len(batches)} batches in "
+        f"{train_seconds[name]:.0f}s ({train_seconds[name] / CONFIG['epochs']:.1f}s per epoch with "
+        "its validation pass); final "
+        + ", ".join(f"{key} {values[-1]:.4g}" for key, values in history.history.items())
+    )
 
 # %% [markdown]
 # Training curves (the report's figures 5 and 7 and section 5.3): the logged
@@ -410,20 +492,43 @@ epochs = np.arange(1, CONFIG["epochs"] + 1)
 grey_mse = float(np.mean(per_photo_errors(np.zeros_like(ab_val), ab_val)["mse"]))
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
 for name, colour in zip(("resnet", "ae", "vae"), ("C0", "C2", "C3")):
-    axes[0].plot(epochs, np.array(histories[name]["loss"]) / AB_SCALE**2, "--", color=colour,
-                 label=f"{LABELS[name]} train (logged)")
-    axes[0].plot(epochs, [e["mse"].mean() for e in validation_errors[name]], color=colour,
-                 label=f"{LABELS[name]} validation")
+    axes[0].plot(
+        epochs,
+        np.array(histories[name]["loss"]) / AB_SCALE**2,
+        "--",
+        color=colour,
+        label=f"{LABELS[name]} train (logged)",
+    )
+    axes[0].plot(
+        epochs,
+        [e["mse"].mean() for e in validation_errors[name]],
+        color=colour,
+        label=f"{LABELS[name]} validation",
+    )
 axes[0].axhline(grey_mse, color="grey", lw=0.8, label="grey image (ab = 0)")
 axes[0].set(yscale="log", title="MSE on ab / 110", xlabel="epoch")
 axes[1].plot(epochs, histories["gan"]["g_l1_loss"], "--", color="C1", label="GAN train L1 (logged)")
-axes[1].plot(epochs, [e["l1"].mean() for e in validation_errors["gan"]], color="C1",
-             label="GAN validation L1 (batch statistics)")
-axes[1].plot(epochs, [e["l1_moving_averages"].mean() for e in validation_errors["gan"]], ":", color="C1",
-             label="GAN validation L1 (moving averages)")
+axes[1].plot(
+    epochs,
+    [e["l1"].mean() for e in validation_errors["gan"]],
+    color="C1",
+    label="GAN validation L1 (batch statistics)",
+)
+axes[1].plot(
+    epochs,
+    [e["l1_moving_averages"].mean() for e in validation_errors["gan"]],
+    ":",
+    color="C1",
+    label="GAN validation L1 (moving averages)",
+)
 for name, colour in zip(("resnet", "ae", "vae"), ("C0", "C2", "C3")):
-    axes[1].plot(epochs, [e["l1"].mean() for e in validation_errors[name]], color=colour, alpha=0.6,
-                 label=f"{LABELS[name]} validation L1")
+    axes[1].plot(
+        epochs,
+        [e["l1"].mean() for e in validation_errors[name]],
+        color=colour,
+        alpha=0.6,
+        label=f"{LABELS[name]} validation L1",
+    )
 axes[1].set(title="L1 on ab / 110", xlabel="epoch")
 for key in ("g_loss", "g_gan_loss"):
     axes[2].plot(epochs, histories["gan"][key], label=key)
@@ -449,7 +554,10 @@ plt.show()
 # %%
 predictions = {name: predict(name) for name in MODEL_NAMES}
 ONE_CLASS = np.zeros((1, 2))
-scores = {name: evidence.PhotoScores(L_val, ab_val, ab, bins=ONE_CLASS) for name, ab in predictions.items()}
+scores = {
+    name: evidence.PhotoScores(L_val, ab_val, ab, bins=ONE_CLASS)
+    for name, ab in predictions.items()
+}
 scores["grey"] = evidence.PhotoScores(L_val, ab_val, np.zeros_like(ab_val), bins=ONE_CLASS)
 scores["truth"] = evidence.PhotoScores(L_val, ab_val, ab_val, bins=ONE_CLASS)
 auc_check = metrics.auc(ab_val, predictions["gan"])
@@ -459,7 +567,10 @@ COLUMNS = ("auc", "psnr", "ssim", "colorfulness")
 print(f"{'':<8}" + "".join(f"{c:>14}" for c in COLUMNS))
 for name, photo_scores in scores.items():
     print(f"{name:<8}" + "".join(f"{photo_scores.metric(c):>14.4f}" for c in COLUMNS))
-print(f"true colourfulness of the validation photos: {scores['truth'].metric('colorfulness_true'):.2f}")
+print(
+    "true colourfulness of the validation photos: "
+    f"{scores['truth'].metric('colorfulness_true'):.2f}"
+)
 
 # %% [markdown]
 # The side check on the GAN's inference (context, not a claim): the same
@@ -471,12 +582,16 @@ print(f"true colourfulness of the validation photos: {scores['truth'].metric('co
 gan_variants = {
     "batch statistics, batches of 16": predictions["gan"],
     "batch statistics, one photo at a time": predict("gan", batch_size=1),
-    "moving averages (Keras default)": predict_ab(gan_with_moving_averages(), L_val, batch_size=CONFIG["batch_size"]),
+    "moving averages (Keras default)": predict_ab(
+        gan_with_moving_averages(), L_val, batch_size=CONFIG["batch_size"]
+    ),
 }
 print(f"{'GAN inference':<40}{'L1 of ab/110':>14}{'colourfulness':>15}")
 for label, ab in gan_variants.items():
-    print(f"{label:<40}{per_photo_errors(ab, ab_val)['l1'].mean():>14.4f}"
-          f"{evidence.PhotoScores(L_val, ab_val, ab, bins=ONE_CLASS).metric('colorfulness'):>15.2f}")
+    print(
+        f"{label:<40}{per_photo_errors(ab, ab_val)['l1'].mean():>14.4f}"
+        f"{evidence.PhotoScores(L_val, ab_val, ab, bins=ONE_CLASS).metric('colorfulness'):>15.2f}"
+    )
 print(f"{'GAN training L1 (logged, last epoch)':<40}{histories['gan']['g_l1_loss'][-1]:>14.4f}")
 
 # %% [markdown]
@@ -485,17 +600,15 @@ print(f"{'GAN training L1 (logged, last epoch)':<40}{histories['gan']['g_l1_loss
 # model each).
 
 # %%
-def to_rgb(L, ab):
-    return ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab)))
-
-
 shown = np.unique(np.linspace(0, len(L_val) - 1, 8).astype(int))
 columns = {"grey": np.zeros_like(ab_val[shown])}
 columns.update({LABELS[name]: predictions[name][shown] for name in MODEL_NAMES})
 columns["truth"] = ab_val[shown]
-fig, axes = plt.subplots(len(shown), len(columns), figsize=(1.6 * len(columns), 1.6 * len(shown)), squeeze=False)
+fig, axes = plt.subplots(
+    len(shown), len(columns), figsize=(1.6 * len(columns), 1.6 * len(shown)), squeeze=False
+)
 for c, (label, ab) in enumerate(columns.items()):
-    images = to_rgb(L_val[shown], ab)
+    images = l_ab_to_rgb_uint8(L_val[shown], ab)
     for r in range(len(shown)):
         axes[r, c].imshow(images[r])
         axes[r, c].set_xticks([]), axes[r, c].set_yticks([])
@@ -509,19 +622,31 @@ plt.show()
 
 # %%
 rng = np.random.default_rng(0)
-resample_weights = [np.bincount(row, minlength=len(L_val)) for row in rng.integers(0, len(L_val), (1000, len(L_val)))]
+resample_weights = [
+    np.bincount(row, minlength=len(L_val))
+    for row in rng.integers(0, len(L_val), (1000, len(L_val)))
+]
 bar_names = ("grey",) + MODEL_NAMES + ("truth",)
 fig, axes = plt.subplots(1, len(COLUMNS), figsize=(16, 3.4))
 for ax, metric in zip(axes, COLUMNS):
-    names = bar_names if metric == "colorfulness" else bar_names[:-1]  # the truth scores perfectly on the others
+    names = (
+        bar_names if metric == "colorfulness" else bar_names[:-1]
+    )  # the truth scores perfectly on the others
     values = np.array([scores[n].metric(metric) for n in names])
     resampled = np.array([[scores[n].metric(metric, w) for w in resample_weights] for n in names])
     low, high = np.percentile(resampled, [2.5, 97.5], axis=1)
-    ax.bar(range(len(names)), values, yerr=[values - low, high - values], capsize=3,
-           color=["grey", "C0", "C1", "C2", "C3", "k"][: len(names)])
+    ax.bar(
+        range(len(names)),
+        values,
+        yerr=[values - low, high - values],
+        capsize=3,
+        color=["grey", "C0", "C1", "C2", "C3", "k"][: len(names)],
+    )
     ax.set_xticks(range(len(names)), [LABELS.get(n, n) for n in names], fontsize=8)
     span = high.max() - low.min()
-    ax.set_ylim(max(0, low.min() - 0.5 * span) if metric != "colorfulness" else 0, high.max() + 0.2 * span)
+    ax.set_ylim(
+        max(0, low.min() - 0.5 * span) if metric != "colorfulness" else 0, high.max() + 0.2 * span
+    )
     ax.set_title(metric)
 fig.tight_layout()
 plt.show()
@@ -542,108 +667,182 @@ plt.show()
 #   through training minus at the end (positive: still decreasing).
 
 # %%
-claims = evidence.Claims(NOTEBOOK, MODE, train_photos=len(L_train), validation_photos=len(L_val),
-                         image_size=SIZE, epochs=CONFIG["epochs"],
-                         resnet18_weights="imagenet" if RESNET18_WEIGHTS else "random")
+claims = evidence.Claims(
+    NOTEBOOK,
+    MODE,
+    train_photos=len(L_train),
+    validation_photos=len(L_val),
+    image_size=SIZE,
+    epochs=CONFIG["epochs"],
+    resnet18_weights="imagenet" if RESNET18_WEIGHTS else "random",
+)
 
 
 def bootstrap_difference(statistic_a, statistic_b, resamples=1000, seed=0):
-    """`compare`'s dict for two statistics of photo weights (the same resamples of the photos for both)."""
+    """`compare`'s dict for two statistics of photo weights (the same resamples of the photos for
+    both)."""
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, len(L_val), (resamples, len(L_val)))
-    differences = [statistic_a(w) - statistic_b(w) for w in (np.bincount(r, minlength=len(L_val)) for r in rows)]
+    differences = [
+        statistic_a(w) - statistic_b(w)
+        for w in (np.bincount(r, minlength=len(L_val)) for r in rows)
+    ]
     ones = np.ones(len(L_val))
     low, high = np.percentile(differences, [2.5, 97.5])
-    return {"a": statistic_a(ones), "b": statistic_b(ones), "difference": statistic_a(ones) - statistic_b(ones),
-            "low": float(low), "high": float(high)}
+    return {
+        "a": statistic_a(ones),
+        "b": statistic_b(ones),
+        "difference": statistic_a(ones) - statistic_b(ones),
+        "low": float(low),
+        "high": float(high),
+    }
 
 
 for name, section, words in (
     ("resnet", "5.1", "ResNet: synthesized images are less colorful than the original ones"),
-    ("ae", "abstract, 5.3", "the 'VAE' (as described: an autoencoder) generates less colorful images"),
+    (
+        "ae",
+        "abstract, 5.3",
+        "the 'VAE' (as described: an autoencoder) generates less colorful images",
+    ),
     ("vae", "abstract, 5.3", "the VAE generates less colorful images"),
 ):
-    claims.add_comparison("004", f"[{section}] {words}", "qualitative (figures 4 and 8)",
-                          evidence.compare(scores[name], scores["truth"], "colorfulness"),
-                          names=(f"{name}_colorfulness", "truth_colorfulness"), expected_sign=-1,
-                          why=f"colourfulness of the {LABELS[name]}'s colourisations minus the true photos'")
+    claims.add_comparison(
+        "004",
+        f"[{section}] {words}",
+        "qualitative (figures 4 and 8)",
+        evidence.compare(scores[name], scores["truth"], "colorfulness"),
+        names=(f"{name}_colorfulness", "truth_colorfulness"),
+        expected_sign=-1,
+        why=f"colourfulness of the {LABELS[name]}'s colourisations minus the true photos'",
+    )
 
 for name in ("resnet", "ae", "vae"):
-    claims.add_comparison("004", f"[abstract, 6] the GAN's images are more colorful than the {LABELS[name]}'s",
-                          "qualitative: 'ResNet and VAE generate less colorful images'",
-                          evidence.compare(scores["gan"], scores[name], "colorfulness"),
-                          names=("gan_colorfulness", f"{name}_colorfulness"),
-                          why=f"GAN colourfulness minus the {LABELS[name]}'s")
+    claims.add_comparison(
+        "004",
+        f"[abstract, 6] the GAN's images are more colorful than the {LABELS[name]}'s",
+        "qualitative: 'ResNet and VAE generate less colorful images'",
+        evidence.compare(scores["gan"], scores[name], "colorfulness"),
+        names=("gan_colorfulness", f"{name}_colorfulness"),
+        why=f"GAN colourfulness minus the {LABELS[name]}'s",
+    )
 
-claims.add_comparison("004", "[6] GAN can provide colorful images: as colorful as the originals or more",
-                      "qualitative: 'sometimes the synthesized images are overly colorful'",
-                      evidence.compare(scores["gan"], scores["truth"], "colorfulness"),
-                      names=("gan_colorfulness", "truth_colorfulness"),
-                      why="GAN colourfulness minus the true photos' (the strong reading: more colourful on average)")
+claims.add_comparison(
+    "004",
+    "[6] GAN can provide colorful images: as colorful as the originals or more",
+    "qualitative: 'sometimes the synthesized images are overly colorful'",
+    evidence.compare(scores["gan"], scores["truth"], "colorfulness"),
+    names=("gan_colorfulness", "truth_colorfulness"),
+    why="GAN colourfulness minus the true photos' (the strong reading: more colourful on average)",
+)
 
 truth_colourfulness = scores["truth"].values["colorfulness"]
-overly = {name: (scores[name].values["colorfulness"] >= 1.25 * truth_colourfulness).astype(float)
-          for name in MODEL_NAMES}
+overly = {
+    name: (scores[name].values["colorfulness"] >= 1.25 * truth_colourfulness).astype(float)
+    for name in MODEL_NAMES
+}
 
 
 def share(name):
     return lambda w: float(np.sum(w * overly[name]) / np.sum(w))
 
 
-comparison = bootstrap_difference(share("gan"), lambda w: max(share(n)(w) for n in ("resnet", "ae", "vae")))
+comparison = bootstrap_difference(
+    share("gan"), lambda w: max(share(n)(w) for n in ("resnet", "ae", "vae"))
+)
 claims.add_verdict(
-    "004", "[abstract, 6] some images processed by GAN are overly colorful (more often than by the other models)",
+    "004",
+    "[abstract, 6] some images processed by GAN are overly colorful (more often than by the other "
+    "models)",
     "qualitative (figure 6: 'the building ... might be too yellow')",
-    {"gan_share_overly_colourful": comparison["a"], "largest_other_share": comparison["b"],
-     **{f"{n}_share_overly_colourful": overly[n].mean() for n in ("resnet", "ae", "vae")},
-     "difference": comparison["difference"], "difference_low": comparison["low"],
-     "difference_high": comparison["high"]},
+    {
+        "gan_share_overly_colourful": comparison["a"],
+        "largest_other_share": comparison["b"],
+        **{f"{n}_share_overly_colourful": overly[n].mean() for n in ("resnet", "ae", "vae")},
+        "difference": comparison["difference"],
+        "difference_low": comparison["low"],
+        "difference_high": comparison["high"],
+    },
     evidence.verdict_for_difference(comparison["low"], comparison["high"], +1),
-    why="share of photos colourised >= 25% more colourful than the original, GAN minus the largest other share")
+    why=(
+        "share of photos colourised >= 25% more colourful than the original, GAN minus the "
+        "largest other share"
+    ),
+)
 
 for name in MODEL_NAMES:
-    claims.add_comparison("004", f"[abstract] the overall performance is great: the {LABELS[name]} beats the grey image",
-                          "qualitative: 'The overall performances for all three models are great'",
-                          evidence.compare(scores[name], scores["grey"], "auc"),
-                          names=(f"{name}_auc", "grey_auc"), why=f"AuC of the {LABELS[name]} minus the grey image's")
+    claims.add_comparison(
+        "004",
+        f"[abstract] the overall performance is great: the {LABELS[name]} beats the grey image",
+        "qualitative: 'The overall performances for all three models are great'",
+        evidence.compare(scores[name], scores["grey"], "auc"),
+        names=(f"{name}_auc", "grey_auc"),
+        why=f"AuC of the {LABELS[name]} minus the grey image's",
+    )
 
 for name in ("gan", "ae", "vae"):
-    claims.add_comparison("004", f"[5.3, 6] the {LABELS[name]} colourises better than the ResNet",
-                          "qualitative: the VAE 'is more effective'; 'ResNet is typically not the primary model'",
-                          evidence.compare(scores[name], scores["resnet"], "auc"),
-                          names=(f"{name}_auc", "resnet_auc"), why=f"AuC of the {LABELS[name]} minus the ResNet's")
+    claims.add_comparison(
+        "004",
+        f"[5.3, 6] the {LABELS[name]} colourises better than the ResNet",
+        "qualitative: the VAE 'is more effective'; 'ResNet is typically not the primary model'",
+        evidence.compare(scores[name], scores["resnet"], "auc"),
+        names=(f"{name}_auc", "resnet_auc"),
+        why=f"AuC of the {LABELS[name]} minus the ResNet's",
+    )
 
 # %%
 first_mse = {name: float(validation_errors[name][0]["mse"].mean()) for name in ("ae", "vae")}
 final_mse = {name: float(validation_errors[name][-1]["mse"].mean()) for name in ("ae", "vae")}
 REPORT_FINAL_MSE = 0.002  # report 004 section 5.3: "decreases sharply from 0.5 to 0.002"
 claims.add_verdict(
-    "004", "[5.3] the VAE's MSE (Lab in [-1, 1]) decreases sharply from 0.5 to 0.002", "0.5 -> 0.002",
-    {"ae_mse_after_first_epoch": first_mse["ae"], "ae_mse_final": final_mse["ae"],
-     "vae_mse_after_first_epoch": first_mse["vae"], "vae_mse_final": final_mse["vae"],
-     "grey_image_mse": grey_mse, "report_final_mse": REPORT_FINAL_MSE},
+    "004",
+    "[5.3] the VAE's MSE (Lab in [-1, 1]) decreases sharply from 0.5 to 0.002",
+    "0.5 -> 0.002",
+    {
+        "ae_mse_after_first_epoch": first_mse["ae"],
+        "ae_mse_final": final_mse["ae"],
+        "vae_mse_after_first_epoch": first_mse["vae"],
+        "vae_mse_final": final_mse["vae"],
+        "grey_image_mse": grey_mse,
+        "report_final_mse": REPORT_FINAL_MSE,
+    },
     evidence.verdict_for_agreement(final_mse["ae"], REPORT_FINAL_MSE, 0.5),
-    why="the AE's (the report's model's) final validation MSE of ab / 110 against 0.002, within a factor of two")
+    why=(
+        "the AE's (the report's model's) final validation MSE of ab / 110 against 0.002, within a "
+        "factor of two"
+    ),
+)
 
 halfway = CONFIG["epochs"] // 2 - 1
 for name, error in (("resnet", "mse"), ("gan", "l1"), ("ae", "mse"), ("vae", "mse")):
     at_half, at_end = validation_errors[name][halfway][error], validation_errors[name][-1][error]
-    comparison = bootstrap_difference(lambda w: float(np.sum(w * at_half) / np.sum(w)),
-                                      lambda w: float(np.sum(w * at_end) / np.sum(w)))
+    comparison = bootstrap_difference(
+        lambda w, values=at_half: float(np.sum(w * values) / np.sum(w)),
+        lambda w, values=at_end: float(np.sum(w * values) / np.sum(w)),
+    )
     claims.add_verdict(
-        "004", f"[5.1, 6] the {LABELS[name]}'s validation loss still decreases with further training",
+        "004",
+        f"[5.1, 6] the {LABELS[name]}'s validation loss still decreases with further training",
         "qualitative (figure 5: 'likely to drop with further training')",
-        {f"{error}_after_epoch_{halfway + 1}": comparison["a"], f"{error}_after_epoch_{CONFIG['epochs']}": comparison["b"],
-         "difference": comparison["difference"], "difference_low": comparison["low"],
-         "difference_high": comparison["high"]},
+        {
+            f"{error}_after_epoch_{halfway + 1}": comparison["a"],
+            f"{error}_after_epoch_{CONFIG['epochs']}": comparison["b"],
+            "difference": comparison["difference"],
+            "difference_low": comparison["low"],
+            "difference_high": comparison["high"],
+        },
         evidence.verdict_for_difference(comparison["low"], comparison["high"], +1),
-        why=f"validation {error.upper()} of ab / 110 halfway minus at the end of training")
+        why=f"validation {error.upper()} of ab / 110 halfway minus at the end of training",
+    )
 
 # %%
 claims.write()
 print(claims.table())
-print(f"\nmode {MODE}; training time: " + ", ".join(f"{LABELS[n]} {train_seconds[n]:.0f}s" for n in MODEL_NAMES)
-      + f"; whole notebook {time.time() - STARTED:.0f}s")
+print(
+    f"\nmode {MODE}; training time: "
+    + ", ".join(f"{LABELS[n]} {train_seconds[n]:.0f}s" for n in MODEL_NAMES)
+    + f"; whole notebook {time.time() - STARTED:.0f}s"
+)
 
 # %% [markdown]
 # ## Reading the verdicts

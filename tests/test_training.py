@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 from skimage import color as skcolor
 
-from colorization.training import recipes
-from colorization.training.callbacks import SampleColorizationLogger
 from colorization.models import get_model
 from colorization.quantization import ABQuantizer
+from colorization.training import recipes
+from colorization.training.callbacks import SampleColorizationLogger
 
 pytestmark = pytest.mark.core
 
@@ -21,7 +21,9 @@ SIZE = 32
 @pytest.fixture
 def lab_batch(photo_rgb):
     """Four 32x32 crops of a real photo as (L, ab) float32, converted with scikit-image."""
-    crops = np.stack([photo_rgb[y : y + SIZE, x : x + SIZE] for y, x in [(0, 0), (40, 60), (80, 20), (90, 90)]])
+    crops = np.stack(
+        [photo_rgb[y : y + SIZE, x : x + SIZE] for y, x in [(0, 0), (40, 60), (80, 20), (90, 90)]]
+    )
     lab = skcolor.rgb2lab(crops).astype("float32")
     return lab[..., :1], lab[..., 1:]
 
@@ -49,14 +51,21 @@ def test_one_fit_step_changes_weights_and_gives_a_finite_loss(name, head, lab_ba
     history = model.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     changed = [not np.array_equal(a, b) for a, b in zip(before, weights_of(model))]
-    assert sum(changed) >= len(model.trainable_weights)  # every trainable weight moved (plus BN statistics)
+    assert sum(changed) >= len(
+        model.trainable_weights
+    )  # every trainable weight moved (plus BN statistics)
 
 
 def test_recipes_state_the_report_settings():
     optimizers = recipes.report000_optimizers()
     assert set(optimizers) == {"sgd", "adam"}
     for recipe in optimizers.values():
-        assert (recipe.model, recipe.loss, recipe.batch_size, recipe.epochs) == ("unet", "mse", 64, 55)
+        assert (recipe.model, recipe.loss, recipe.batch_size, recipe.epochs) == (
+            "unet",
+            "mse",
+            64,
+            55,
+        )
     assert isinstance(optimizers["sgd"].build_optimizer(), keras.optimizers.SGD)
     assert isinstance(optimizers["adam"].build_optimizer(), keras.optimizers.Adam)
     buckets = recipes.report000_bucket_weights()
@@ -69,9 +78,18 @@ def test_recipes_state_the_report_settings():
     assert (zhang.batch_size, zhang.alpha, zhang.gamma, zhang.temperature) == (40, 1.0, 0.5, 0.38)
     assert isinstance(zhang.build_optimizer(), keras.optimizers.Adam)
     report002 = recipes.report002()
-    assert (report002.loss, report002.learning_rate, report002.model_kwargs["width"]) == ("mse", 1e-4, 16)
+    assert (report002.loss, report002.learning_rate, report002.model_kwargs["width"]) == (
+        "mse",
+        1e-4,
+        16,
+    )
     assert 5 <= report002.batch_size <= 10
-    assert set(recipes.all_recipes()) >= {"report000/adam", "report000/sgd", "zhang_eccv16", "report002/width=16"}
+    assert set(recipes.all_recipes()) >= {
+        "report000/adam",
+        "report000/sgd",
+        "zhang_eccv16",
+        "report002/width=16",
+    }
     with pytest.raises(ValueError, match="Unknown recipe"):
         recipes.get_recipe("nope")
 
@@ -103,7 +121,10 @@ def check_grid(path, L, ab, rows):
     lab = np.concatenate([L[:rows], ab[:rows]], axis=-1).astype("float64")
     expected_truth = np.round(np.clip(skcolor.lab2rgb(lab), 0, 1) * 255).reshape(-1, SIZE, 3)
     assert np.abs(truth - expected_truth).max() <= 2
-    assert np.abs(grey[..., 0] - grey[..., 1]).max() <= 2 and np.abs(grey[..., 1] - grey[..., 2]).max() <= 2
+    assert (
+        np.abs(grey[..., 0] - grey[..., 1]).max() <= 2
+        and np.abs(grey[..., 1] - grey[..., 2]).max() <= 2
+    )
     return grid
 
 
@@ -112,19 +133,34 @@ def test_sample_logger_during_fit_decodes_classification_outputs(tmp_path, lab_b
     model = get_model("eccv16", input_shape=(SIZE, SIZE, 1), width=4, head="classification")
     model.compile(optimizer="adam", loss=recipes.RebalancedCrossEntropy())
     logger = SampleColorizationLogger(
-        [(L[:2], ab[:2]), (L[2:], ab[2:])], output_dir=tmp_path / "png", tensorboard_dir=tmp_path / "tb", max_images=3
+        [(L[:2], ab[:2]), (L[2:], ab[2:])],
+        output_dir=tmp_path / "png",
+        tensorboard_dir=tmp_path / "tb",
+        max_images=3,
     )
     model.fit(L, ab, batch_size=2, epochs=2, steps_per_epoch=1, verbose=0, callbacks=[logger])
-    assert [p.name for p in sorted((tmp_path / "png").iterdir())] == ["epoch_0001.png", "epoch_0002.png"]
+    assert [p.name for p in sorted((tmp_path / "png").iterdir())] == [
+        "epoch_0001.png",
+        "epoch_0002.png",
+    ]
     grid = check_grid(tmp_path / "png" / "epoch_0002.png", L, ab, rows=3)
     # The prediction column is the annealed mean (T = 0.38) of the 8x8 output, resized to 32x32.
     probs = keras.ops.convert_to_numpy(model(L[:3], training=False))
     annealed = np.exp(np.log(np.maximum(probs, 1e-30)) / 0.38)
     annealed /= annealed.sum(-1, keepdims=True)
     ab_small = annealed @ ABQuantizer().bins
-    ab_pred = keras.ops.convert_to_numpy(keras.ops.image.resize(ab_small, (SIZE, SIZE), interpolation="bilinear"))
-    expected = np.clip(skcolor.lab2rgb(np.concatenate([L[:3], ab_pred], -1).astype("float64")), 0, 1)
-    assert np.abs(grid[:, SIZE : 2 * SIZE].astype(int) - np.round(expected * 255).reshape(-1, SIZE, 3)).max() <= 2
+    ab_pred = keras.ops.convert_to_numpy(
+        keras.ops.image.resize(ab_small, (SIZE, SIZE), interpolation="bilinear")
+    )
+    expected = np.clip(
+        skcolor.lab2rgb(np.concatenate([L[:3], ab_pred], -1).astype("float64")), 0, 1
+    )
+    assert (
+        np.abs(
+            grid[:, SIZE : 2 * SIZE].astype(int) - np.round(expected * 255).reshape(-1, SIZE, 3)
+        ).max()
+        <= 2
+    )
     try:
         import tensorboard  # noqa: F401
     except ImportError:
@@ -141,22 +177,35 @@ def test_sample_logger_every_n_epochs_with_a_regression_model(tmp_path, lab_batc
     logger.set_params({"epochs": 5})
     for epoch in range(5):
         logger.on_epoch_end(epoch)
-    assert [p.rsplit("/", 1)[-1] for p in logger.written] == ["epoch_0002.png", "epoch_0004.png", "epoch_0005.png"]
+    assert [p.rsplit("/", 1)[-1] for p in logger.written] == [
+        "epoch_0002.png",
+        "epoch_0004.png",
+        "epoch_0005.png",
+    ]
     grid = check_grid(tmp_path / "epoch_0002.png", L, ab, rows=2)
     ab_pred = keras.ops.convert_to_numpy(model(L[:2], training=False))
-    expected = np.clip(skcolor.lab2rgb(np.concatenate([L[:2], ab_pred], -1).astype("float64")), 0, 1)
-    assert np.abs(grid[:, SIZE : 2 * SIZE].astype(int) - np.round(expected * 255).reshape(-1, SIZE, 3)).max() <= 2
+    expected = np.clip(
+        skcolor.lab2rgb(np.concatenate([L[:2], ab_pred], -1).astype("float64")), 0, 1
+    )
+    assert (
+        np.abs(
+            grid[:, SIZE : 2 * SIZE].astype(int) - np.round(expected * 255).reshape(-1, SIZE, 3)
+        ).max()
+        <= 2
+    )
 
 
 def test_sample_logger_rejects_bad_samples(tmp_path):
     with pytest.raises(ValueError, match="L \\(N, H, W, 1\\)"):
-        SampleColorizationLogger((np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 2))), output_dir=tmp_path)
+        SampleColorizationLogger(
+            (np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 2))), output_dir=tmp_path
+        )
     with pytest.raises(ValueError, match="output_dir"):
         SampleColorizationLogger((np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 2))))
 
 
 class InterruptAt(keras.callbacks.Callback):
-    """Raises at the start of `epoch`, as a killed job would; records the weights at each epoch end."""
+    """Raises at the start of `epoch`, as a killed job would; records weights at each epoch end."""
 
     def __init__(self, epoch=None):
         super().__init__()
@@ -191,8 +240,15 @@ def test_backup_and_restore_resumes_from_the_saved_epoch_with_the_same_weights(t
     interrupted = InterruptAt(epoch=2)
     model = fresh_model()
     with pytest.raises(RuntimeError, match="interrupted at epoch 2"):
-        model.fit(L, ab, batch_size=2, epochs=4, verbose=0, shuffle=False,
-                  callbacks=[keras.callbacks.BackupAndRestore(backup_dir), interrupted])
+        model.fit(
+            L,
+            ab,
+            batch_size=2,
+            epochs=4,
+            verbose=0,
+            shuffle=False,
+            callbacks=[keras.callbacks.BackupAndRestore(backup_dir), interrupted],
+        )
     assert interrupted.epochs_begun == [0, 1]
     saved = json.loads((backup_dir / "training_metadata.json").read_text())
     assert saved["epoch"] == 2
@@ -201,12 +257,23 @@ def test_backup_and_restore_resumes_from_the_saved_epoch_with_the_same_weights(t
 
     resumed = InterruptAt()
     model = fresh_model()  # new process, new random initialisation
-    assert not all(np.array_equal(a, b) for a, b in zip(weights_of(model), interrupted.epoch_end_weights[1]))
-    history = model.fit(L, ab, batch_size=2, epochs=4, verbose=0, shuffle=False,
-                        callbacks=[keras.callbacks.BackupAndRestore(backup_dir), resumed])
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(weights_of(model), interrupted.epoch_end_weights[1])
+    )
+    history = model.fit(
+        L,
+        ab,
+        batch_size=2,
+        epochs=4,
+        verbose=0,
+        shuffle=False,
+        callbacks=[keras.callbacks.BackupAndRestore(backup_dir), resumed],
+    )
     assert resumed.epochs_begun == [2, 3]
     assert len(history.history["loss"]) == 2
-    for restored, saved_weights in zip(resumed.weights_at_begin[2], interrupted.epoch_end_weights[1]):
+    for restored, saved_weights in zip(
+        resumed.weights_at_begin[2], interrupted.epoch_end_weights[1]
+    ):
         np.testing.assert_array_equal(restored, saved_weights)
     # The optimizer state came back too: Adam continues at step 4 and ends at step 8.
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 8

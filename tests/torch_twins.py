@@ -55,7 +55,7 @@ def _up(c_in, c_out):
 
 
 def _encoder_stage(c_in, channels, num_convs, last_stride=1, dilation=1):
-    """[conv, ReLU] * num_convs + [BatchNorm]: weights at indices 0, 2, 4 and BN at 2 * num_convs."""
+    """[conv, ReLU] * num_convs + [BatchNorm]: weights at indices 0, 2, 4, BN at 2 * num_convs."""
     layers = []
     for i in range(num_convs):
         stride = last_stride if i == num_convs - 1 else 1
@@ -88,7 +88,12 @@ class ECCV16Twin(nn.Module):
             c_in = channels
         c8 = _scaled(256, width)
         self.model8 = nn.Sequential(
-            _up(c_in, c8), nn.ReLU(True), _conv(c8, c8), nn.ReLU(True), _conv(c8, c8), nn.ReLU(True),
+            _up(c_in, c8),
+            nn.ReLU(True),
+            _conv(c8, c8),
+            nn.ReLU(True),
+            _conv(c8, c8),
+            nn.ReLU(True),
             nn.Conv2d(c8, num_bins, 1, bias=True),
         )
         self.model_out = nn.Conv2d(num_bins, 2, 1, bias=False)
@@ -130,7 +135,12 @@ class SIGGRAPH17Twin(nn.Module):
         self.model3short8 = nn.Sequential(_conv(c3, c8))
         # [ReLU, conv, ReLU, conv, ReLU, BN]: convs at 1 and 3, BN at 5.
         self.model8 = nn.Sequential(
-            nn.ReLU(True), _conv(c8, c8), nn.ReLU(True), _conv(c8, c8), nn.ReLU(True), nn.BatchNorm2d(c8)
+            nn.ReLU(True),
+            _conv(c8, c8),
+            nn.ReLU(True),
+            _conv(c8, c8),
+            nn.ReLU(True),
+            nn.BatchNorm2d(c8),
         )
         self.model9up = nn.Sequential(_up(c8, c9))
         self.model2short9 = nn.Sequential(_conv(c2, c9))

@@ -1,10 +1,10 @@
-"""The annealed mean: a distribution over ab bins -> an ab colour (Zhang et al. 2016, Sec. 2.2)."""
+"""The annealed mean: a distribution over ab bins -> an ab colour (Zhang et al. 2016, Sec. 2.3)."""
 
 import keras
 import numpy as np
 
+from colorization.constants import ZHANG_TEMPERATURE
 from colorization.quantization import ABQuantizer
-from colorization.quantization import ZHANG_TEMPERATURE
 
 
 @keras.saving.register_keras_serializable(package="colorization")
@@ -16,9 +16,8 @@ class AnnealedMean(keras.layers.Layer):
     `f_T(z) = exp(log z / T) / sum_q exp(log z_q / T)` and take the mean of the
     bin centres under it. `temperature=1` gives the plain mean (desaturated but
     coherent), `temperature -> 0` the mode (vivid but noisy); 0.38 is Zhang's
-    choice. The computation runs in float32 in log space, so it is stable for
-    probabilities that are exactly 0 and temperatures down to 0.01, also under
-    a mixed-precision policy.
+    choice. Computed in float32 in log space, so zero probabilities and
+    temperatures down to 0.01 are stable under mixed precision too.
 
     Args:
         temperature: positive float, the annealing temperature T.
@@ -53,5 +52,7 @@ class AnnealedMean(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"temperature": self.temperature, "bins": self.bins, "from_logits": self.from_logits})
+        config.update(
+            {"temperature": self.temperature, "bins": self.bins, "from_logits": self.from_logits}
+        )
         return config

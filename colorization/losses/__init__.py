@@ -11,3 +11,17 @@ from colorization.losses.kl import gaussian_kl_divergence
 from colorization.losses.rebalanced_cross_entropy import RebalancedCrossEntropy
 from colorization.losses.regularization import ColorRegularizer
 from colorization.losses.regularization import color_regularizer
+
+__all__ = [
+    "AdversarialBCE",
+    "ScaledL1",
+    "discriminator_loss",
+    "generator_adversarial_loss",
+    "GradientCoherenceLoss",
+    "gradient_coherence",
+    "GaussianKL",
+    "gaussian_kl_divergence",
+    "RebalancedCrossEntropy",
+    "ColorRegularizer",
+    "color_regularizer",
+]

@@ -1,12 +1,9 @@
 """The conditional-GAN objective of pix2pix (Isola et al. 2017), used by report 004.
 
-Isola et al., eq. 1-4: the discriminator D(x, y) scores (condition, output)
-pairs; G minimises `E[log(1 - D(x, G(x)))]` (in practice the non-saturating
-`-E[log D(x, G(x))]`, their section 3.3) plus `lambda * E[||y - G(x)||_1]`
-with lambda = 100; D maximises `E[log D(x, y)] + E[log(1 - D(x, G(x)))]`,
-divided by 2 "to slow down the rate at which D learns". With D returning
-logits every term is a binary cross-entropy from logits, averaged over the
-PatchGAN's patches.
+Isola et al., eq. 1-4: G minimises the non-saturating `-E[log D(x, G(x))]`
+(section 3.3) plus `lambda * E[||y - G(x)||_1]`, lambda = 100; D maximises
+`E[log D(x, y)] + E[log(1 - D(x, G(x)))]`, halved "to slow down the rate at
+which D learns". Every term is a BCE from logits averaged over the patches.
 """
 
 import keras
@@ -30,8 +27,7 @@ def discriminator_loss(real_logits, fake_logits):
         fake_logits: D's logits on (condition, generated target), any shape.
 
     Returns:
-        A tuple `(total, real_term, fake_term)` of scalars, with
-        `total = (real_term + fake_term) / 2`.
+        The scalars `(total, real_term, fake_term)`.
 
     Example:
 
@@ -47,24 +43,12 @@ def discriminator_loss(real_logits, fake_logits):
 
 
 def generator_adversarial_loss(fake_logits):
-    """The non-saturating generator term `BCE(1, D(x, G(x)))` (Isola et al. section 3.3).
-
-    Args:
-        fake_logits: D's logits on (condition, generated target).
-
-    Returns:
-        A scalar.
-    """
+    """The non-saturating generator term `BCE(1, D(x, G(x)))`, a scalar (Isola et al. 3.3)."""
     return _bce_with_logits(1.0, fake_logits)
 
 
 def scaled_l1(y_true, y_pred, scale=1.0):
-    """Mean absolute error of `y_true / scale` and `y_pred / scale`.
-
-    With `scale` = the model's output scale (110 for ab, see
-    `colorization.models.resnet.AB_SCALE`) the L1 term is measured on the
-    [-1, 1] scale pix2pix was tuned on, so lambda = 100 keeps its meaning.
-    """
+    """Mean absolute error of `y_true / scale` and `y_pred / scale` (see `ScaledL1`)."""
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.cast(y_pred, "float32")
     return ops.mean(ops.abs(y_true - y_pred)) / scale
@@ -74,14 +58,12 @@ def scaled_l1(y_true, y_pred, scale=1.0):
 class AdversarialBCE(keras.losses.Loss):
     """Binary cross-entropy of discriminator logits against a constant label.
 
-    `loss(y_true, y_pred)` ignores the values of `y_true` (pass the logits
-    or anything broadcastable) and scores `y_pred` logits against `label`:
-    `label=1.0` is the generator's non-saturating term and the
-    discriminator's real term, `label=0.0` the discriminator's fake term.
+    `loss(y_true, y_pred)` ignores the values of `y_true` and scores the
+    `y_pred` logits against `label`: 1.0 for the generator's non-saturating
+    term and the discriminator's real term, 0.0 for its fake term.
 
     Args:
-        label: the target probability, in [0, 1] (e.g. 0.9 for one-sided
-            label smoothing, which pix2pix does not use).
+        label: the target probability, in [0, 1].
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
@@ -93,7 +75,9 @@ class AdversarialBCE(keras.losses.Loss):
     0.6931
     """
 
-    def __init__(self, label=1.0, reduction="sum_over_batch_size", name="adversarial_bce", dtype=None):
+    def __init__(
+        self, label=1.0, reduction="sum_over_batch_size", name="adversarial_bce", dtype=None
+    ):
         if not 0.0 <= float(label) <= 1.0:
             raise ValueError(f"`label` must lie in [0, 1]. Received: label={label}")
         super().__init__(name=name, reduction=reduction, dtype=dtype)
@@ -112,9 +96,12 @@ class AdversarialBCE(keras.losses.Loss):
 class ScaledL1(keras.losses.Loss):
     """Mean absolute error divided by `scale`: pix2pix's L1 term on a [-1, 1] scale.
 
+    Measuring L1 on the [-1, 1] scale pix2pix was tuned on keeps lambda = 100
+    meaningful for models that output ab in Lab units.
+
     Args:
-        scale: units of `y` per unit of the [-1, 1] scale (110 for ab in Lab
-            units, the models' `AB_SCALE`; 1 for data already in [-1, 1]).
+        scale: units of `y` per unit of the [-1, 1] scale (`AB_SCALE` = 110
+            for ab in Lab units; 1 for data already in [-1, 1]).
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:

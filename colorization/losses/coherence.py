@@ -38,15 +38,12 @@ class GradientCoherenceLoss(keras.losses.Loss):
     """Distance between the image gradients of predicted and true ab.
 
     Report 003, section 3.1, eq. 3:
-    `L_C(Yhat, Y) = sum_{h,w} || dY_{h,w} - dYhat_{h,w} ||_2`, where `dY_{h,w}`
-    holds the horizontal and vertical finite differences of a and b at pixel
-    (h, w). The loss asks colour to change where the truth changes, and only
-    there, without prescribing which colour: adding a constant to the
-    prediction leaves it unchanged. Forward differences are used, over the
-    `(H-1) x (W-1)` pixels that have both neighbours, and the sum is replaced
-    by the mean over those pixels (the paper's value divided by
-    `(H-1)(W-1)`), so the scale does not depend on image size. The norm has a
-    zero gradient where the two gradients agree exactly.
+    `L_C(Yhat, Y) = sum_{h,w} || dY_{h,w} - dYhat_{h,w} ||_2`, with `dY_{h,w}`
+    the horizontal and vertical differences of a and b at pixel (h, w): colour
+    should change where the truth changes, whatever the colour (a constant
+    shift costs nothing). Choices left open: forward differences over the
+    `(H-1) x (W-1)` pixels with both neighbours, and a mean instead of the sum
+    so the scale does not depend on image size.
 
     Args:
         target_interpolation: how ab targets are resized when their grid

@@ -29,7 +29,8 @@ def gaussian_kl_divergence(z_mean, z_log_var):
     if tuple(z_mean.shape) != tuple(z_log_var.shape):
         raise ValueError(
             "`z_mean` and `z_log_var` must have the same shape. "
-            f"Received: z_mean.shape={tuple(z_mean.shape)}, z_log_var.shape={tuple(z_log_var.shape)}"
+            f"Received: z_mean.shape={tuple(z_mean.shape)}, "
+            f"z_log_var.shape={tuple(z_log_var.shape)}"
         )
     per_unit = 1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var)
     per_unit = ops.reshape(per_unit, (ops.shape(per_unit)[0], -1))
@@ -41,9 +42,7 @@ def kl_loss(z_mean, z_log_var, beta=1.0, normalizer=1.0):
 
     Args:
         z_mean, z_log_var: as for `gaussian_kl_divergence`.
-        beta: the weight of the KL term (beta-VAE, Higgins et al. 2017; 1 is
-            the evidence lower bound when the reconstruction term is a
-            Gaussian log-likelihood summed over the same `normalizer`).
+        beta: the weight of the KL term (beta-VAE, Higgins et al. 2017).
         normalizer: divides the per-example KL, e.g. the number of output
             values when the reconstruction loss is a per-value mean (MSE).
     """
@@ -54,9 +53,8 @@ def kl_loss(z_mean, z_log_var, beta=1.0, normalizer=1.0):
 class GaussianKL(keras.losses.Loss):
     """The Gaussian KL term as a loss: `loss(z_mean, z_log_var)`.
 
-    For code that keeps the posterior parameters as model outputs; it reads
-    `y_true` as the means and `y_pred` as the log-variances, which is
-    `gaussian_kl_divergence(y_true, y_pred) * beta`.
+    Reads `y_true` as the means and `y_pred` as the log-variances:
+    `beta * gaussian_kl_divergence(y_true, y_pred)`.
 
     Args:
         beta: weight of the term.

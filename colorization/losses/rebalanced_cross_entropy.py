@@ -14,19 +14,16 @@ _LOG_FLOOR = 1e-30
 class RebalancedCrossEntropy(keras.losses.Loss):
     """Weighted multinomial cross-entropy against soft-encoded ab targets.
 
-    The loss of Zhang et al. (ECCV 2016, eq. 2) used by report 000 (section
-    3.2) and report 003 (section 2.2):
-    `L = -sum_{h,w} v(Z_{h,w}) sum_q Z_{h,w,q} log Zhat_{h,w,q}`, where Z is the
-    soft encoding of the true colour and `v` the rebalancing weight of the true
-    colour's nearest bin. Here the sum over pixels is a mean (a constant
-    factor), so the value does not depend on image size.
+    Zhang et al. (ECCV 2016, eq. 2), used by report 000 (section 3.2) and
+    report 003 (section 2.2):
+    `L = -sum_{h,w} v(Z_{h,w}) sum_q Z_{h,w,q} log Zhat_{h,w,q}`, with Z the
+    soft encoding of the true colour and `v` the weight of its nearest bin.
+    The sum over pixels is a mean here, so the value does not depend on size.
 
-    `y_true` may be ab `(B, H, W, 2)` at any resolution: it is resized to the
-    prediction's grid and soft-encoded inside the loss, so data sets hold Lab
-    only (report 000 ran out of disk storing 64x64x313 targets). Only the
-    `neighbors` non-zero entries of each soft target are touched: the dense
-    `(B, H, W, Q)` target is never built. `y_true` already encoded, with last
-    dimension Q, is accepted too.
+    `y_true` is ab `(B, H, W, 2)` at any resolution, resized to the
+    prediction's grid and soft-encoded inside the loss (touching only the
+    `neighbors` non-zero entries), so data sets hold Lab only; targets already
+    encoded, with last dimension Q, are accepted too.
 
     Args:
         class_weights: `(Q,)` rebalancing weights (see
@@ -77,7 +74,8 @@ class RebalancedCrossEntropy(keras.losses.Loss):
         num_bins = self.quantizer.num_bins
         if y_pred.shape[-1] != num_bins:
             raise ValueError(
-                f"`y_pred` must hold {num_bins} bins in its last axis. Received: shape={tuple(y_pred.shape)}"
+                f"`y_pred` must hold {num_bins} bins in its last axis. Received: "
+                f"shape={tuple(y_pred.shape)}"
             )
         y_pred = ops.cast(y_pred, "float32")
         if self.from_logits:
@@ -89,7 +87,9 @@ class RebalancedCrossEntropy(keras.losses.Loss):
             cross_entropy = -ops.sum(y_true * log_probs, axis=-1)
             nearest = ops.argmax(y_true, axis=-1)
         elif y_true.shape[-1] == 2:
-            y_true = resize_targets(y_true, y_pred.shape[1], y_pred.shape[2], self.target_interpolation)
+            y_true = resize_targets(
+                y_true, y_pred.shape[1], y_pred.shape[2], self.target_interpolation
+            )
             indices, weights = self.quantizer.soft_encode_sparse(y_true)
             picked = ops.take_along_axis(log_probs, indices, axis=-1)
             cross_entropy = -ops.sum(weights * picked, axis=-1)
@@ -107,7 +107,9 @@ class RebalancedCrossEntropy(keras.losses.Loss):
         config = super().get_config()
         config.update(
             {
-                "class_weights": None if self.class_weights is None else self.class_weights.tolist(),
+                "class_weights": None
+                if self.class_weights is None
+                else self.class_weights.tolist(),
                 "quantizer": keras.saving.serialize_keras_object(self.quantizer),
                 "from_logits": self.from_logits,
                 "target_interpolation": self.target_interpolation,

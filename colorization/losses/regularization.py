@@ -48,15 +48,11 @@ def color_regularizer(z, z_hat, temperature=REGULARIZER_TEMPERATURE, stop_gradie
 class ColorRegularizer(keras.losses.Loss):
     """Keeps the mode of a refined distribution likely under the original one.
 
-    Report 003, section 3.2: eq. 4,
-    `L_R = sum_{h,w} 1 - Z_{h,w,argmax(Zhat_{h,w})} / max(Z_{h,w})`, has no
-    useful gradient, so eq. 5 replaces the argmax by the sharpened
-    distribution `f_T(Zhat)` with T = 0.01:
-    `L_R = sum_{h,w} 1 - Z_{h,w} . f_T(Zhat_{h,w}) / max(Z_{h,w})`.
-    Here the sum over pixels is a mean, so values lie in [0, 1]: 0 when the
-    refined mode is the original mode, 1 when the original gives it
-    probability 0. Called as `loss(y_true=Z, y_pred=Zhat)`; no gradient flows
-    into Z.
+    Report 003, section 3.2: eq. 4, `1 - Z[argmax(Zhat)] / max(Z)` summed over
+    pixels, has no useful gradient, so eq. 5 replaces the argmax by the
+    sharpened `f_T(Zhat)` (T = 0.01). The sum over pixels is a mean here, so
+    values lie in [0, 1]. Called as `loss(y_true=Z, y_pred=Zhat)`; no gradient
+    flows into Z.
 
     Args:
         temperature: T of `f_T`.

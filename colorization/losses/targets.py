@@ -17,7 +17,8 @@ def resize_targets(ab, height, width, interpolation="nearest"):
     """
     if interpolation not in TARGET_INTERPOLATIONS:
         raise ValueError(
-            f"`interpolation` must be one of {TARGET_INTERPOLATIONS}. Received: interpolation={interpolation!r}"
+            f"`interpolation` must be one of {TARGET_INTERPOLATIONS}. Received: "
+            f"interpolation={interpolation!r}"
         )
     in_height, in_width = ab.shape[1], ab.shape[2]
     if in_height == height and in_width == width:

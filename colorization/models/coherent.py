@@ -1,20 +1,18 @@
 """Coherent colorization (report 003, sections 3-4 and figure 4), and its proposed fix (section 5).
 
-Zhang et al.'s classification network (the base) predicts a distribution Z
-over the 313 ab bins at 1/4 resolution. A refinement network sees Z (upsampled,
-gradients stopped) next to a convolutional branch on the grey input and
-predicts a refined distribution Zhat at full resolution; ab is decoded from
-Zhat through the 313 x 2 bin matrix after a low-temperature softmax (eq. 2).
-Training minimises the rebalanced cross-entropy on Z, the gradient-coherence
-loss (eq. 3) on the decoded ab and the colour regulariser (eq. 5) between Z
-and Zhat; the last two never reach the base.
+Zhang et al.'s classification network (the base) predicts bins Z at 1/4
+resolution; a refinement network predicts Zhat at full resolution, decoded to
+ab. See `CoherentColorizer` for the architecture and the three-term objective.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
+import colorization.models.contract as contract
+from colorization.layers import CENTERED
 from colorization.layers import AnnealedMean
+from colorization.layers import apply_l_normalization
 from colorization.losses import RebalancedCrossEntropy
 from colorization.losses.coherence import gradient_coherence_map
 from colorization.losses.regularization import REGULARIZER_TEMPERATURE
@@ -24,7 +22,8 @@ from colorization.models.eccv16 import eccv16
 from colorization.models.registry import register_model
 
 DECODE_TEMPERATURE = 0.01
-# Inner edges (Lab units per pixel) of the bins of true gradient magnitudes used by the rebalancing fix.
+# Inner edges (Lab units per pixel) of the bins of true gradient magnitudes used by the
+# rebalancing fix.
 GRADIENT_MAGNITUDE_EDGES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 LOSS_TERMS = ("cross_entropy", "coherence", "regularizer")
 
@@ -82,7 +81,9 @@ def gradient_magnitude_counts(batches, edges=GRADIENT_MAGNITUDE_EDGES):
     for batch in batches:
         ab = batch[1] if isinstance(batch, (tuple, list)) else batch
         magnitude = np.asarray(ops.convert_to_numpy(true_gradient_magnitude(ab)), dtype="float64")
-        counts += np.bincount(np.searchsorted(edges, magnitude.ravel(), side="right"), minlength=len(edges) + 1)
+        counts += np.bincount(
+            np.searchsorted(edges, magnitude.ravel(), side="right"), minlength=len(edges) + 1
+        )
     if counts.sum() == 0:
         raise ValueError("gradient_magnitude_counts received no ab images.")
     return counts
@@ -91,11 +92,9 @@ def gradient_magnitude_counts(batches, edges=GRADIENT_MAGNITUDE_EDGES):
 def coherence_rebalancing(counts, edges=GRADIENT_MAGNITUDE_EDGES, alpha=1.0, gamma=0.5):
     """The rebalancing of report 003 section 5: weights per bin of true gradient magnitude.
 
-    As for colours (Zhang et al. eq. 4, report 003 eq. 1): with p the
-    empirical distribution of gradient magnitudes,
-    `w = ((1 - gamma) p + gamma / K) ** -alpha`, normalised so that the
-    expected weight under p is 1. Pixels where the true image changes
-    (rare) then weigh more than flat ones (common).
+    As for colours (report 003 eq. 1), with p the distribution of gradient
+    magnitudes: `w = ((1 - gamma) p + gamma / K) ** -alpha`, normalised to
+    expectation 1 under p, so rare edges weigh more than flat pixels.
 
     Args:
         counts: `(K,)` counts from `gradient_magnitude_counts`.
@@ -108,7 +107,8 @@ def coherence_rebalancing(counts, edges=GRADIENT_MAGNITUDE_EDGES, alpha=1.0, gam
     counts = np.asarray(counts, dtype="float64")
     if counts.ndim != 1 or len(counts) != len(edges) + 1 or counts.sum() <= 0:
         raise ValueError(
-            f"counts must be {len(edges) + 1} non-negative numbers for {len(edges)} edges. Received: {counts}"
+            f"counts must be {len(edges) + 1} non-negative numbers for {len(edges)} edges. "
+            f"Received: {counts}"
         )
     p = counts / counts.sum()
     weights = ((1.0 - gamma) * p + gamma / len(p)) ** -float(alpha)
@@ -123,51 +123,34 @@ def coherence_rebalancing(counts, edges=GRADIENT_MAGNITUDE_EDGES, alpha=1.0, gam
 class CoherentColorizer(keras.Model):
     """Report 003's coherent colorizer (figure 4), trained by `compile` + `fit` on `(L, ab)`.
 
-    Base (the top track of figure 4): `eccv16` classification, giving Z
-    `(B, H/4, W/4, Q)`. Refinement: Z with its gradient stopped
-    (`StopGradient`, report 003 section 4: the coherence and regulariser
-    gradients "are set to zero before being back propagated" into the base),
-    upsampled x4 (bilinear, so each pixel stays a distribution); a grey branch
-    of two 3x3 ReLU convolutions (`branch_filters`) on the normalised L;
-    their concatenation; a 3x3 ReLU convolution (`refine_filters`) and a 1x1
-    convolution with softmax to Zhat `(B, H, W, Q)`. ab is decoded from Zhat
-    with the 313 x 2 bin matrix after the temperature softmax of eq. 2 at
-    `decode_temperature` (`AnnealedMean`); L is the input's, as in the figure.
+    Subclassed only for `compute_loss`: the three terms need Z, Zhat, the
+    decoded ab and the target together, which per-output losses cannot see.
 
-    Loss (no `loss` is needed in `compile`): `RebalancedCrossEntropy` on Z
-    (trains the base) + `coherence_weight` x the gradient-coherence loss
-    (eq. 3) between the decoded ab and the true ab + `regularizer_weight` x
-    the colour regulariser (eq. 5, T = `regularizer_temperature`) between the
-    upsampled Z and Zhat. Each term is logged as a metric (`cross_entropy`,
-    `coherence`, `regularizer`); a `loss` given to `compile` is added on the
-    ab output. `sample_weight` is not used by the three terms.
+    Base (figure 4's top track): `eccv16` classification, Z `(B, H/4, W/4, Q)`.
+    Refinement: Z with its gradient stopped (section 4: the coherence and
+    regulariser gradients "are set to zero" before the base), bilinear x4; a
+    grey branch of two 3x3 ReLU convolutions on L; concatenated, a 3x3 ReLU
+    convolution and a 1x1 softmax to Zhat `(B, H, W, Q)`; ab decoded from Zhat
+    by the eq. 2 softmax at `decode_temperature` and the bin matrix.
 
-    Outputs: `model(L)` and `predict` return ab `(B, H, W, 2)` in Lab units,
-    so `colorization.colorize(model, images)` works as for any regression
-    model. In training mode (`model(L, training=True)`, what `fit` calls)
-    the model returns the dict `{"z", "z_up", "z_hat", "ab"}` the loss needs
-    (auxiliary outputs in training mode only, as torchvision's Inception
-    does); `evaluate` recomputes them in inference mode. `model.heads(L)`
-    returns the dict in any mode.
-
-    `coherence_rebalancing` is the fix report 003 proposes in section 5
-    ("measuring the empirical distribution of gradient sizes ... increase the
-    impact of mispredictions in areas with rare image gradient sizes"): a
-    dict from `coherence_rebalancing(...)` whose per-bin weights multiply the
-    per-pixel coherence term according to the true gradient magnitude there.
+    Loss: `RebalancedCrossEntropy` on Z + `coherence_weight` x eq. 3 on the
+    decoded ab + `regularizer_weight` x eq. 5 between upsampled Z and Zhat,
+    each logged. `model(L)` returns ab (in training mode the dict of
+    `heads`). `coherence_rebalancing` is section 5's proposed fix: per-bin
+    weights of the true gradient magnitude on the per-pixel coherence term.
 
     Choices the report leaves open: the branch and refinement sizes, the
-    decode temperature (0.01, the value the report uses for its other
-    low-temperature softmax), the loss weights (1, 1), full-resolution Zhat.
-    Memory: Zhat is `H x W x 313` floats per image (82 MB at 256x256).
-    Parameters at the defaults (256x256, width 64, branch 32, refinement 64):
-    32,469,074, of which 228,697 in the refinement and 32,240,377 in the base.
+    decode temperature (0.01, the report's other low-temperature softmax),
+    the loss weights (1, 1) and a full-resolution Zhat.
 
     Args:
         input_shape: `(H, W, 1)`, fixed, sides multiples of 8.
-        base: a classification `keras.Model` from L to `(B, H/f, W/f, Q)`
-            probabilities, or `None` to build `eccv16(input_shape, width=width)`.
-        width: the width of the default base.
+        backbone: a classification `keras.Model` from L to `(B, H/f, W/f, Q)`
+            probabilities (the base), or `None` to build
+            `eccv16(input_shape, width=width, num_bins=num_bins)`.
+        width: the width of the default backbone.
+        head: only `"regression"` (the model outputs ab).
+        num_bins: Q of the default backbone (313).
         branch_filters: channels of the grey branch.
         refine_filters: channels of the refinement convolution.
         decode_temperature: T of the softmax before the bin matrix.
@@ -194,8 +177,10 @@ class CoherentColorizer(keras.Model):
     def __init__(
         self,
         input_shape=(256, 256, 1),
-        base=None,
         width=64,
+        head="regression",
+        num_bins=None,
+        backbone=None,
         branch_filters=32,
         refine_filters=64,
         decode_temperature=DECODE_TEMPERATURE,
@@ -208,23 +193,33 @@ class CoherentColorizer(keras.Model):
         name="coherent",
         **kwargs,
     ):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] != 1 or None in input_shape[:2]:
-            raise ValueError(f"coherent needs a fixed L input shape (H, W, 1). Received: input_shape={input_shape}")
+        input_shape = contract.check_input_shape(input_shape, "coherent", fixed=True)
+        contract.check_choice("head", head, (contract.REGRESSION,))
+        base = backbone
         if isinstance(base, dict):
             base = keras.saving.deserialize_keras_object(base)
         base_given = base is not None
         if base is None:
-            base = eccv16(input_shape, head="classification", width=width, name="base")
+            base = eccv16(
+                input_shape, width=width, head="classification", num_bins=num_bins, name="base"
+            )
         z_shape = tuple(base.outputs[0].shape)
-        if len(z_shape) != 4 or z_shape[1] is None or input_shape[0] % z_shape[1] or input_shape[1] % z_shape[2]:
+        if (
+            len(z_shape) != 4
+            or z_shape[1] is None
+            or input_shape[0] % z_shape[1]
+            or input_shape[1] % z_shape[2]
+        ):
             raise ValueError(
-                "The base must map L to a distribution grid (batch, H/f, W/f, Q) with an integer f. "
+                "The base must map L to a distribution grid (batch, H/f, W/f, Q) with an "
+                "integer f. "
                 f"Received: base output shape={z_shape} for input_shape={input_shape}"
             )
         factor = input_shape[0] // z_shape[1]
         if input_shape[1] // z_shape[2] != factor:
-            raise ValueError(f"The base's output must be downsampled equally in H and W. Received: {z_shape}")
+            raise ValueError(
+                f"The base's output must be downsampled equally in H and W. Received: {z_shape}"
+            )
         if coherence_rebalancing is not None:
             edges = list(coherence_rebalancing["edges"])
             weights = list(coherence_rebalancing["weights"])
@@ -233,25 +228,37 @@ class CoherentColorizer(keras.Model):
                     "coherence_rebalancing needs one more weight than inner edges. "
                     f"Received: {len(edges)} edges, {len(weights)} weights"
                 )
-            coherence_rebalancing = {"edges": [float(e) for e in edges], "weights": [float(w) for w in weights]}
+            coherence_rebalancing = {
+                "edges": [float(e) for e in edges],
+                "weights": [float(w) for w in weights],
+            }
 
         # Functional model
         inputs = keras.Input(shape=input_shape, name="L")
         z = base(inputs)
         z_in = StopGradient(name="stop_gradient")(z) if stop_gradient else z
         z_up = keras.layers.UpSampling2D(factor, interpolation="bilinear", name="z_upsample")(z_in)
-        g = keras.layers.Rescaling(scale=1.0 / 100.0, offset=-0.5, name="branch_normalize_l")(inputs)
-        g = keras.layers.Conv2D(branch_filters, 3, padding="same", activation="relu", name="branch_conv1")(g)
-        g = keras.layers.Conv2D(branch_filters, 3, padding="same", activation="relu", name="branch_conv2")(g)
+        g = apply_l_normalization(inputs, CENTERED, name="branch_normalize_l")
+        g = keras.layers.Conv2D(
+            branch_filters, 3, padding="same", activation="relu", name="branch_conv1"
+        )(g)
+        g = keras.layers.Conv2D(
+            branch_filters, 3, padding="same", activation="relu", name="branch_conv2"
+        )(g)
         h = keras.layers.Concatenate(name="refine_concat")([z_up, g])
-        h = keras.layers.Conv2D(refine_filters, 3, padding="same", activation="relu", name="refine_conv")(h)
+        h = keras.layers.Conv2D(
+            refine_filters, 3, padding="same", activation="relu", name="refine_conv"
+        )(h)
         h = keras.layers.Conv2D(z_shape[-1], 1, name="refine_logits")(h)
         z_hat = keras.layers.Softmax(name="z_hat", dtype="float32")(h)
         bins = None if z_shape[-1] == 313 else getattr(base, "bins", None)
         ab = AnnealedMean(temperature=decode_temperature, bins=bins, name="ab")(z_hat)
         super().__init__(inputs, ab, name=name, **kwargs)
-        # An untracked view of the same graph with every head: no new layers or weights, nothing saved twice.
-        heads = keras.Model(inputs, {"z": z, "z_up": z_up, "z_hat": z_hat, "ab": ab}, name=f"{name}_heads")
+        # An untracked view of the same graph with every head: no new layers or weights, nothing
+        # saved twice.
+        heads = keras.Model(
+            inputs, {"z": z, "z_up": z_up, "z_hat": z_hat, "ab": ab}, name=f"{name}_heads"
+        )
         object.__setattr__(self, "_heads", heads)
 
         # Config
@@ -259,13 +266,17 @@ class CoherentColorizer(keras.Model):
         self.base_config = base if base_given else None
         self._base_name = base.name
         self.width = width
+        self.head = head
+        self.num_bins = num_bins
         self.branch_filters = int(branch_filters)
         self.refine_filters = int(refine_filters)
         self.decode_temperature = float(decode_temperature)
         self.regularizer_temperature = float(regularizer_temperature)
         self.coherence_weight = float(coherence_weight)
         self.regularizer_weight = float(regularizer_weight)
-        self.class_weights = None if class_weights is None else np.asarray(class_weights, "float32").tolist()
+        self.class_weights = (
+            None if class_weights is None else np.asarray(class_weights, "float32").tolist()
+        )
         self.coherence_rebalancing = coherence_rebalancing
         self.stop_gradient = bool(stop_gradient)
         self.cross_entropy = RebalancedCrossEntropy(class_weights=class_weights)
@@ -287,21 +298,27 @@ class CoherentColorizer(keras.Model):
 
     def coherence(self, ab_true, ab_pred):
         """Eq. 3 as a mean over pixels, weighted by the section-5 rebalancing when set."""
-        ab_true = resize_targets(ops.cast(ab_true, "float32"), ab_pred.shape[1], ab_pred.shape[2], "bilinear")
+        ab_true = resize_targets(
+            ops.cast(ab_true, "float32"), ab_pred.shape[1], ab_pred.shape[2], "bilinear"
+        )
         per_pixel = gradient_coherence_map(ab_true, ab_pred)
         if self.coherence_rebalancing is None:
             return ops.mean(per_pixel)
         magnitude = true_gradient_magnitude(ab_true)
         index = ops.digitize(magnitude, self.coherence_rebalancing["edges"])
-        weights = ops.take(ops.convert_to_tensor(np.array(self.coherence_rebalancing["weights"], "float32")), index)
+        weights = ops.take(
+            ops.convert_to_tensor(np.array(self.coherence_rebalancing["weights"], "float32")), index
+        )
         return ops.mean(weights * per_pixel)
 
     def loss_terms(self, ab_true, outputs):
-        """The three unweighted terms `{"cross_entropy", "coherence", "regularizer"}` for the training dict."""
+        """The unweighted `{"cross_entropy", "coherence", "regularizer"}` of training outputs."""
         return {
             "cross_entropy": self.cross_entropy(ab_true, outputs["z"]),
             "coherence": self.coherence(ab_true, outputs["ab"]),
-            "regularizer": color_regularizer(outputs["z_up"], outputs["z_hat"], self.regularizer_temperature),
+            "regularizer": color_regularizer(
+                outputs["z_up"], outputs["z_hat"], self.regularizer_temperature
+            ),
         }
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -330,8 +347,12 @@ class CoherentColorizer(keras.Model):
     def get_config(self):
         return {
             "input_shape": self.input_shape_,
-            "base": None if self.base_config is None else keras.saving.serialize_keras_object(self.base_config),
+            "backbone": None
+            if self.base_config is None
+            else keras.saving.serialize_keras_object(self.base_config),
             "width": self.width,
+            "head": self.head,
+            "num_bins": self.num_bins,
             "branch_filters": self.branch_filters,
             "refine_filters": self.refine_filters,
             "decode_temperature": self.decode_temperature,
@@ -350,11 +371,10 @@ class CoherentColorizer(keras.Model):
         return cls(**config)
 
 
-@register_model(
-    "coherent",
-    tiny_kwargs={"input_shape": (32, 32, 1), "width": 4, "branch_filters": 4, "refine_filters": 8},
-)
-def coherent(input_shape=(256, 256, 1), base=None, **kwargs):
+@register_model("coherent")
+def coherent(
+    input_shape=(256, 256, 1), width=64, head="regression", num_bins=None, name="coherent", **kwargs
+):
     """Report 003's coherent colorizer: see `CoherentColorizer` for the architecture and arguments.
 
     Example:
@@ -363,4 +383,6 @@ def coherent(input_shape=(256, 256, 1), base=None, **kwargs):
     >>> coherent((32, 32, 1), width=4, branch_filters=4, refine_filters=8).output_shape
     (None, 32, 32, 2)
     """
-    return CoherentColorizer(input_shape=input_shape, base=base, **kwargs)
+    return CoherentColorizer(
+        input_shape=input_shape, width=width, head=head, num_bins=num_bins, name=name, **kwargs
+    )

@@ -1,66 +1,55 @@
-"""Zhang et al.'s ECCV 2016 network exactly as released, for loading the released weights.
+"""Zhang et al.'s ECCV 2016 network exactly as released: `eccv16(head="release")`, L in, ab out.
 
-`colorization.models.eccv16` is the trainable network (probabilities over
-the 313 bins, decoded by `colorize` with the annealed mean). The authors'
-released model ends differently: it turns the distribution into ab INSIDE the
-network, with a fixed 1x1 convolution, and upsamples it to the input size.
-`eccv16(head="release")` reproduces that end on top of the same blocks (the
-same layer names, `conv1_1` ... `conv8_313`), so that
-`colorization.weights.load("eccv16")` can copy the released PyTorch state
-dict layer for layer and `colorize` gives the release's pictures.
+The released model turns the bin distribution into ab inside the network
+(a fixed 1x1 projection onto the bin centres) and upsamples it to the input
+size; `colorization.weights.load("eccv16")` copies the released PyTorch state
+dict into it layer for layer.
 """
 
-from colorization.models.eccv16 import CAFFE_LOGIT_SCALE  # noqa: F401  (re-exported)
+from colorization.layers import TORCH_BN_EPSILON
 from colorization.models.eccv16 import eccv16
 from colorization.models.registry import register_model
 
-RELEASE_AB_SCALE = 110.0
 
-
-@register_model("eccv16_release", tiny_kwargs={"input_shape": (32, 32, 1), "width": 4})
+@register_model("eccv16_release")
 def eccv16_release(
     input_shape=(256, 256, 1),
     width=64,
+    head="release",
     logit_scale=1.0,
-    ab_scale=RELEASE_AB_SCALE,
-    batch_norm_epsilon=1e-5,
+    batch_norm_epsilon=TORCH_BN_EPSILON,
     name="eccv16_release",
 ):
-    """The released ECCV16 colorizer: `eccv16(head="release")`, L in, ab out.
+    """The released ECCV16 colorizer (Zhang et al. 2016, Fig. 2), registered so the sweep covers it.
 
-    Registered on its own so that the registry's shared tests sweep the
-    release head too (output ab `(B, H, W, 2)`), and used by
-    `colorization.weights`. See `colorization.models.eccv16` for the
-    layers: eccv16's blocks, then `conv8_313`, `conv8_313_rh` (times
-    `logit_scale`), softmax, the bias-free 1x1 projection `class8_ab` onto
-    ab / `ab_scale`, bilinear x4 upsampling and times `ab_scale`. The released
-    PyTorch weights use `logit_scale=1.0` (their forward pass has no scale);
-    the Caffe model's is 2.606 (`CAFFE_LOGIT_SCALE`).
+    See `colorization.models.eccv16` for the layers. The released PyTorch
+    weights use `logit_scale=1.0` (their forward pass has no scale); the
+    Caffe model's is 2.606 (`colorization.models.eccv16.CAFFE_LOGIT_SCALE`).
 
     Args:
         input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
         width: channels of block 1; 64 is the released network.
+        head: only `"release"` (ab at the input's resolution).
         logit_scale: factor applied to the logits before the softmax.
-        ab_scale: ab normalisation of the projection and of the output (110).
         batch_norm_epsilon: epsilon of every BatchNormalization.
         name: the model name.
 
     Returns:
-        A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100] to ab.
+        A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100] to ab `(B, H, W, 2)`.
 
     Example:
 
-    >>> from colorization.models.eccv16_release import eccv16_release
-    >>> model = eccv16_release(input_shape=(64, 64, 1), width=8)
-    >>> model.output_shape
+    >>> from colorization.models import eccv16_release
+    >>> eccv16_release(input_shape=(64, 64, 1), width=8).output_shape
     (None, 64, 64, 2)
     """
+    if head != "release":
+        raise ValueError(f"eccv16_release has only the release head. Received: head={head!r}")
     return eccv16(
         input_shape=input_shape,
-        head="release",
         width=width,
-        ab_scale=ab_scale,
+        head="release",
+        logit_scale=logit_scale,
         batch_norm_epsilon=batch_norm_epsilon,
         name=name,
-        logit_scale=logit_scale,
     )

@@ -1,49 +1,28 @@
-"""The pix2pix conditional GAN of report 004 section 4.3 / 5.2 (Isola et al. 2017).
+"""The pix2pix conditional GAN of report 004 sections 4.3 and 5.2 (Isola et al. 2017).
 
 `pix2pix_generator` is the U-Net generator, `patchgan_discriminator` the
-PatchGAN discriminator conditioned on L, and `Pix2Pix` a `keras.Model` that
-trains the pair with `fit` on `(L, ab)` batches. Architecture details the
-report leaves out follow Isola et al.'s appendix 6.1.1 and their released
-code: 4x4 convolutions of stride 2, weights drawn from N(0, 0.02), no
-BatchNorm on the first encoder layer nor on the innermost one (at 1x1
-resolution BatchNorm would zero a batch of one), no bias in the encoder's
-convolutions (the authors' code ties biases to the normalisation type, not
-to the layer) nor in the discriminator's normalised ones, dropout 0.5 in the
-first three decoder blocks, and a transposed convolution with a bias and tanh
-as the output layer.
-
-With these choices the 256x256 RGB->RGB configuration
-(`pix2pix_generator((256, 256, 3), num_downsamples=8, output_channels=3)`)
-has 54,413,955 trainable parameters and the 70x70 PatchGAN
-(`patchgan_discriminator((256, 256, 3), target_channels=3)`) 2,768,705,
-the counts the authors' code prints (54.414 M, 2.769 M); the TensorFlow
-pix2pix tutorial's variant (BatchNorm on the innermost layer, a bias-free
-first discriminator layer) has 54.43 M and 2.77 M counting BatchNorm's
-moving statistics, which Keras's `count_params()` includes. The inference
-options (`batch_statistics_at_inference`, `dropout_at_inference`) add no
-weights: the counts hold for every setting.
-
-Inference follows Isola et al. section 3.3 ("Optimization and inference"):
-the generator normalises with the statistics of the batch it is given, also
-at test time (`BatchStatisticsNormalization`), because the moving averages
-of an adversarially trained generator lag its weights.
+PatchGAN conditioned on L, and `Pix2Pix` trains the pair with `fit` on
+`(L, ab)` batches. What the report leaves open follows Isola et al.'s
+appendix 6.1 and their released code: 4x4 stride-2 convolutions, weights from
+N(0, 0.02), no BatchNorm on the first nor the innermost encoder block (at 1x1
+it would zero a batch of one), no bias before a normalisation.
 """
 
 import keras
 from keras import ops
 
+import colorization.models.contract as contract
+from colorization.constants import AB_SCALE
+from colorization.layers import SYMMETRIC
+from colorization.layers import TORCH_BN_EPSILON
+from colorization.layers import apply_color_head
+from colorization.layers import apply_l_normalization
+from colorization.layers import color_channels
 from colorization.losses.adversarial import PIX2PIX_L1_WEIGHT
 from colorization.losses.adversarial import discriminator_loss
 from colorization.losses.adversarial import generator_adversarial_loss
 from colorization.losses.adversarial import scaled_l1
 from colorization.models.registry import register_model
-from colorization.models.resnet import AB_SCALE
-from colorization.models.resnet import _check_output_channels
-from colorization.models.resnet import _check_positive_int
-from colorization.models.resnet import apply_color_head
-from colorization.models.resnet import apply_l_normalization
-
-BN_EPSILON = 1e-5
 
 
 def _init():
@@ -57,20 +36,11 @@ def _init():
 class BatchStatisticsNormalization(keras.layers.BatchNormalization):
     """BatchNormalization that normalises with the batch's own statistics in inference mode too.
 
-    Isola et al. 2017 section 3.3 run the pix2pix generator at test time
-    "in exactly the same manner as during the training phase": batch
-    normalisation uses the statistics of the test batch, not the moving
-    averages (with a batch of one this is instance normalisation).
-
-    In training mode (`training=True` and a trainable layer) this is
-    `keras.layers.BatchNormalization`: batch statistics, and the moving
-    mean and variance are updated as usual (they are kept, so the weights
-    load into an ordinary BatchNormalization and back). In every other call
-    (`predict`, `evaluate`, `training=False`, a frozen layer) the mean and
-    variance over the batch and spatial axes of the input normalise it and
-    the moving statistics are neither used nor changed. An output therefore
-    depends on the other images of its batch unless the batch holds one
-    image.
+    Isola et al. section 3.3 run the generator at test time "in exactly the
+    same manner as during the training phase". Training calls are plain
+    `BatchNormalization` (moving statistics updated, weights interchangeable);
+    other calls normalise over the input's batch and space, so an output
+    depends on the rest of its batch unless the batch holds one image.
 
     Args:
         **kwargs: those of `keras.layers.BatchNormalization`.
@@ -96,10 +66,7 @@ class BatchStatisticsNormalization(keras.layers.BatchNormalization):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class InferenceDropout(keras.layers.Dropout):
-    """Dropout that also drops in inference mode: Isola et al.'s source of noise (section 3.3).
-
-    The output of a generator with this layer is random: two `predict`
-    calls on the same photo differ.
+    """Dropout that also drops in inference mode: Isola et al.'s noise source (section 3.3).
 
     Args:
         **kwargs: those of `keras.layers.Dropout`.
@@ -110,18 +77,21 @@ class InferenceDropout(keras.layers.Dropout):
 
 
 def _normalization(batch_statistics_at_inference, name):
-    layer = BatchStatisticsNormalization if batch_statistics_at_inference else keras.layers.BatchNormalization
-    return layer(epsilon=BN_EPSILON, name=name)
+    layer = (
+        BatchStatisticsNormalization
+        if batch_statistics_at_inference
+        else keras.layers.BatchNormalization
+    )
+    return layer(epsilon=TORCH_BN_EPSILON, name=name)
 
 
 # Blocks
 
 
-def apply_pix2pix_down(x, filters, batch_norm=True, batch_statistics_at_inference=True, name="down"):
-    """Encoder block: conv4x4 stride 2 (no bias, as the authors' code) - [BatchNorm] - LeakyReLU(0.2).
-
-    `batch_statistics_at_inference`: see `pix2pix_generator`.
-    """
+def apply_pix2pix_down(
+    x, filters, batch_norm=True, batch_statistics_at_inference=True, name="down"
+):
+    """Encoder block: conv4x4 stride 2 without bias - [BatchNorm] - LeakyReLU(0.2)."""
     x = keras.layers.Conv2D(
         filters,
         4,
@@ -137,14 +107,22 @@ def apply_pix2pix_down(x, filters, batch_norm=True, batch_statistics_at_inferenc
 
 
 def apply_pix2pix_up(
-    x, filters, dropout=0.0, batch_statistics_at_inference=True, dropout_at_inference=False, name="up"
+    x,
+    filters,
+    dropout=0.0,
+    batch_statistics_at_inference=True,
+    dropout_at_inference=False,
+    name="up",
 ):
-    """Decoder block: transposed conv4x4 stride 2 - BatchNorm - [Dropout] - ReLU.
-
-    `batch_statistics_at_inference`, `dropout_at_inference`: see `pix2pix_generator`.
-    """
+    """Decoder block: transposed conv4x4 stride 2 - BatchNorm - [Dropout] - ReLU."""
     x = keras.layers.Conv2DTranspose(
-        filters, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv"
+        filters,
+        4,
+        strides=2,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=_init(),
+        name=f"{name}_conv",
     )(x)
     x = _normalization(batch_statistics_at_inference, f"{name}_bn")(x)
     if dropout > 0:
@@ -156,117 +134,75 @@ def apply_pix2pix_up(
 # Generator
 
 
-@register_model(
-    "pix2pix_generator",
-    tiny_kwargs={"input_shape": (32, 32, 1), "num_downsamples": 5, "base_filters": 4},
-)
+@register_model("pix2pix_generator")
 def pix2pix_generator(
     input_shape=(128, 128, 1),
+    width=64,
+    head="regression",
     num_downsamples=7,
-    base_filters=64,
     max_filters_multiplier=8,
     dropout=0.5,
     num_dropout_blocks=3,
-    output_channels=2,
     batch_statistics_at_inference=True,
     dropout_at_inference=False,
     name="pix2pix_generator",
 ):
     """The pix2pix U-Net generator (Isola et al. 2017 appendix 6.1.1; report 004 section 5.2).
 
-    Encoder: `num_downsamples` blocks of conv4x4 stride 2 - BatchNorm -
-    LeakyReLU(0.2) with `base_filters * (1, 2, 4, 8, 8, ...)` channels (no
-    BatchNorm on the first and the innermost block). Decoder: transposed
-    conv4x4 stride 2 - BatchNorm - Dropout(0.5) in the first
-    `num_dropout_blocks` blocks - ReLU, each output concatenated with the
-    encoder output of the same resolution (skip i <-> n - i); a last
-    transposed convolution to `output_channels` and tanh. Report 004 uses
-    "7 encoders and 7 decoders" at 128x128, which takes 128x128 down to 1x1
-    as Isola et al.'s 8 do at 256x256.
+    Encoder: `num_downsamples` blocks of conv4x4/2 - BatchNorm - LeakyReLU(0.2)
+    with `width * (1, 2, 4, 8, 8, ...)` channels. Decoder: transposed conv4x4/2
+    - BatchNorm - Dropout in the first `num_dropout_blocks` - ReLU, each
+    concatenated with the encoder output of its resolution; then a transposed
+    convolution to the colour channels with tanh. Report 004's "7 encoders and 7
+    decoders" at 128x128 reach 1x1 as Isola et al.'s 8 do at 256x256; its "two
+    convolutional layers at the end" are too vague to reproduce, so the output is
+    pix2pix's single layer. L is scaled to [-1, 1] inside and the tanh output
+    times `AB_SCALE` gives ab (or RGB in [0, 1] for `head="rgb"`).
 
-    The input L in [0, 100] is mapped to [-1, 1] inside (report 004's
-    scaling); the tanh output is multiplied by `AB_SCALE` = 110 to give ab in
-    Lab units (or mapped to RGB in [0, 1] for `output_channels=3`).
-
-    Inference (Isola et al. section 3.3, "Optimization and inference": "at
-    inference time, we run the generator net in exactly the same manner as
-    during the training phase"):
-
-    - BatchNorm normalises with the statistics of the batch it is given,
-      also in inference mode (`batch_statistics_at_inference=True`, the
-      default, as the paper). The moving averages of an adversarially
-      trained generator lag its weights, and predictions that use them can
-      drift far from the training-mode outputs (report 004's notebook 05
-      saw the validation L1 rise from 0.10 to 0.26-0.39 with them). A
-      colourisation then depends on the other photos of its batch; predict
-      with `batch_size=1` for the paper's instance normalisation and
-      results independent of the batching. `False` gives Keras's usual
-      moving-average inference.
-    - Dropout at test time is the paper's noise source, but it makes two
-      `predict` calls on one photo differ; a library user expects
-      `predict` to be deterministic, so it is off by default
-      (`dropout_at_inference=False`: dropout only in training) and is a
-      separate option. `True` keeps it in inference as the paper does.
-
-    With the defaults (128x128x1 -> ab) the generator has 41,824,898
-    trainable parameters (41,832,706 with BatchNorm statistics): the
-    256x256 model less one 512-channel level; its PatchGAN
-    (`patchgan_discriminator()`, L + ab in) has 2,765,633.
-
-    Report 004 also mentions "two convolutional layers at the end of the
-    encoder and decoder for the output"; that is not part of pix2pix and is
-    too vague to reproduce, so the output is pix2pix's single layer.
+    At inference BatchNorm uses the batch's statistics by default, as section
+    3.3 (predict with `batch_size=1` for batch-independent results); dropout
+    is off so `predict` is deterministic (`dropout_at_inference=True` restores
+    the paper's noise).
 
     Args:
-        input_shape: (H, W, C) with H and W divisible by
-            `2 ** num_downsamples`; C = 1 for L. Any C is accepted (all
-            channels get L's [0, 100] -> [-1, 1] scaling), so the reference
-            RGB configuration can be built for comparison.
+        input_shape: `(H, W, C)`, H and W divisible by `2 ** num_downsamples`;
+            C = 1 for L (any C gets L's scaling, for the RGB reference).
+        width: channels of the first encoder block.
+        head: `"regression"` (ab in Lab units) or `"rgb"` (RGB in [0, 1]).
         num_downsamples: encoder depth (7 at 128 px, 8 at 256 px).
-        base_filters: channels of the first encoder block (64).
-        max_filters_multiplier: channel cap, as a multiple of `base_filters` (8).
-        dropout: dropout rate of the first decoder blocks (0.5).
-        num_dropout_blocks: how many decoder blocks have dropout (3).
-        output_channels: 2 (ab in Lab units) or 3 (RGB in [0, 1]).
-        batch_statistics_at_inference: normalise with the batch's own
-            statistics in inference mode too (True, Isola et al. 3.3) or
-            with the moving averages (False, Keras's BatchNormalization).
-        dropout_at_inference: keep dropout active in inference mode, as
-            Isola et al. 3.3 (predictions become random); False by default.
+        max_filters_multiplier: channel cap, as a multiple of `width`.
+        dropout: dropout rate of the first decoder blocks.
+        num_dropout_blocks: how many decoder blocks have dropout.
+        batch_statistics_at_inference: normalise with the batch's statistics
+            in inference mode (`True`) or the moving averages (`False`).
+        dropout_at_inference: keep dropout active in inference mode.
         name: model name.
 
     Returns:
-        A functional `keras.Model` from (B, H, W, C) to (B, H, W, output_channels).
+        A functional `keras.Model` from `(B, H, W, C)` to ab `(B, H, W, 2)` or RGB.
 
     Example:
 
-    >>> import numpy as np
     >>> from colorization.models import pix2pix_generator
-    >>> generator = pix2pix_generator((32, 32, 1), num_downsamples=5, base_filters=4)
-    >>> tuple(generator(np.full((2, 32, 32, 1), 50.0, "float32")).shape)
-    (2, 32, 32, 2)
+    >>> pix2pix_generator((32, 32, 1), width=4, num_downsamples=5).output_shape
+    (None, 32, 32, 2)
     """
-    _check_positive_int("num_downsamples", num_downsamples)
-    _check_positive_int("base_filters", base_filters)
-    _check_positive_int("max_filters_multiplier", max_filters_multiplier)
-    _check_output_channels(output_channels)
+    num_downsamples = contract.check_positive_int("num_downsamples", num_downsamples)
+    width = contract.check_positive_int("width", width)
+    contract.check_positive_int("max_filters_multiplier", max_filters_multiplier)
+    output_channels = color_channels(head)
     if num_downsamples < 2:
-        raise ValueError(f"`num_downsamples` must be at least 2. Received: num_downsamples={num_downsamples}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must lie in [0, 1). Received: dropout={dropout}")
-    if len(input_shape) != 3:
-        raise ValueError(f"`input_shape` must be (H, W, C). Received: input_shape={input_shape}")
-    factor = 2**num_downsamples
-    for size in input_shape[:2]:
-        if size is not None and size % factor:
-            raise ValueError(
-                f"The spatial size must be divisible by 2 ** num_downsamples = {factor}. "
-                f"Received: input_shape={input_shape}, num_downsamples={num_downsamples}"
-            )
+        raise ValueError(
+            f"`num_downsamples` must be at least 2. Received: num_downsamples={num_downsamples}"
+        )
+    contract.check_rate("dropout", dropout)
+    input_shape = contract.check_input_shape(
+        input_shape, "pix2pix_generator", multiple=2**num_downsamples, channels=None
+    )
 
-    filters = [base_filters * min(2**i, max_filters_multiplier) for i in range(num_downsamples)]
+    filters = [width * min(2**i, max_filters_multiplier) for i in range(num_downsamples)]
     inputs = keras.Input(input_shape, name="L")
-    x = apply_l_normalization(inputs)
+    x = apply_l_normalization(inputs, SYMMETRIC, name="l_normalization")
     skips = []
     for i, f in enumerate(filters):
         batch_norm = 0 < i < num_downsamples - 1
@@ -292,7 +228,7 @@ def pix2pix_generator(
     x = keras.layers.Conv2DTranspose(
         output_channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="to_color"
     )(x)
-    outputs = apply_color_head(x, output_channels)
+    outputs = apply_color_head(x, head)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -300,60 +236,52 @@ def pix2pix_generator(
 
 
 def patchgan_discriminator(
-    condition_shape=(128, 128, 1),
-    target_channels=2,
-    base_filters=64,
+    input_shape=(128, 128, 1),
+    width=64,
+    head="regression",
     num_layers=3,
     name="patchgan_discriminator",
 ):
-    """The PatchGAN discriminator conditioned on L (Isola et al. 2017 section 3.2.2, appendix 6.1.2).
+    """The PatchGAN discriminator conditioned on L (Isola et al. 2017 3.2.2, appendix 6.1.2).
 
-    `D([L, color])` concatenates the condition (L, scaled to [-1, 1]) with
-    the colour (ab / 110, or RGB mapped to [-1, 1]) and returns one logit per
-    overlapping patch. With `num_layers=3` (C64-C128-C256-C512, the 70x70
-    PatchGAN) each logit sees a 70x70 window. Layers: conv4x4 stride 2 with a
-    bias and LeakyReLU(0.2); `num_layers - 1` more of conv4x4 stride 2 -
-    BatchNorm - LeakyReLU; one conv4x4 stride 1 - BatchNorm - LeakyReLU; a
-    conv4x4 stride 1 to one channel. Every convolution pads one pixel, as in
-    the authors' code, so a 256x256 input gives 30x30 logits and 128x128 gives
-    14x14.
+    Concatenates L (scaled to [-1, 1]) with the colour (ab / 110, or RGB in
+    [-1, 1]) and returns one logit per overlapping patch: C64 with bias and
+    LeakyReLU(0.2), `num_layers - 1` conv4x4/2 - BatchNorm - LeakyReLU, one
+    stride-1 block, a stride-1 convolution to one channel. Every convolution
+    pads one pixel, as the authors' code, so `num_layers=3` is the 70x70
+    PatchGAN (30x30 logits at 256 px).
 
     Args:
-        condition_shape: (H, W, C) of the condition (L: C = 1).
-        target_channels: 2 for ab in Lab units, 3 for RGB in [0, 1].
-        base_filters: channels of the first layer (64).
-        num_layers: number of stride-2 layers (3 for the 70x70 PatchGAN).
+        input_shape: `(H, W, C)` of the condition (L: C = 1).
+        width: channels of the first layer.
+        head: the generator's head: `"regression"` (ab) or `"rgb"`.
+        num_layers: number of stride-2 layers.
         name: model name.
 
     Returns:
-        A functional `keras.Model` taking `[condition, color]` and returning
-        logits (B, h, w, 1); the patch probability is `sigmoid(logits)`.
+        A functional `keras.Model` from `[condition, color]` to logits `(B, h, w, 1)`.
 
     Example:
 
-    >>> import numpy as np
     >>> from colorization.models.pix2pix import patchgan_discriminator
-    >>> d = patchgan_discriminator((32, 32, 1), base_filters=4)
-    >>> L, ab = np.full((2, 32, 32, 1), 50.0, "float32"), np.zeros((2, 32, 32, 2), "float32")
-    >>> tuple(d([L, ab]).shape)
-    (2, 2, 2, 1)
+    >>> patchgan_discriminator((32, 32, 1), width=4).output_shape
+    (None, 2, 2, 1)
     """
-    _check_positive_int("base_filters", base_filters)
-    _check_positive_int("num_layers", num_layers)
-    _check_output_channels(target_channels)
-    if len(condition_shape) != 3:
-        raise ValueError(f"`condition_shape` must be (H, W, C). Received: condition_shape={condition_shape}")
+    width = contract.check_positive_int("width", width)
+    num_layers = contract.check_positive_int("num_layers", num_layers)
+    target_channels = color_channels(head)
+    input_shape = contract.check_input_shape(input_shape, "patchgan_discriminator", channels=None)
     min_size = 2 ** (num_layers + 2)
-    for size in condition_shape[:2]:
+    for size in input_shape[:2]:
         if size is not None and size < min_size:
             raise ValueError(
                 f"A PatchGAN with num_layers={num_layers} needs inputs of at least {min_size} px. "
-                f"Received: condition_shape={condition_shape}"
+                f"Received: input_shape={input_shape}"
             )
 
-    condition = keras.Input(condition_shape, name="L")
-    target = keras.Input(tuple(condition_shape[:2]) + (target_channels,), name="color")
-    c = apply_l_normalization(condition, name="condition_normalization")
+    condition = keras.Input(input_shape, name="L")
+    target = keras.Input(tuple(input_shape[:2]) + (target_channels,), name="color")
+    c = apply_l_normalization(condition, SYMMETRIC, name="condition_normalization")
     if target_channels == 2:
         t = keras.layers.Rescaling(1.0 / AB_SCALE, name="target_normalization")(target)
     else:
@@ -366,16 +294,17 @@ def patchgan_discriminator(
             filters, 4, strides=strides, use_bias=use_bias, kernel_initializer=_init(), name=name
         )(x)
 
-    x = conv(x, base_filters, 2, True, "conv1")
+    x = conv(x, width, 2, True, "conv1")
     x = keras.layers.LeakyReLU(negative_slope=0.2, name="conv1_lrelu")(x)
     for i in range(1, num_layers + 1):
-        filters = base_filters * min(2**i, 8)
+        filters = width * min(2**i, 8)
         strides = 2 if i < num_layers else 1
         x = conv(x, filters, strides, False, f"conv{i + 1}")
-        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"conv{i + 1}_bn")(x)
+        x = keras.layers.BatchNormalization(epsilon=TORCH_BN_EPSILON, name=f"conv{i + 1}_bn")(x)
         x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"conv{i + 1}_lrelu")(x)
     logits = conv(x, 1, 1, True, "logits")
-    # float32 logits (also under a mixed-precision policy), so the BCE terms are computed in float32.
+    # float32 logits (also under a mixed-precision policy), so the BCE terms are computed in
+    # float32.
     logits = keras.layers.Activation("linear", name="logits_float32", dtype="float32")(logits)
     return keras.Model([condition, target], logits, name=name)
 
@@ -384,13 +313,11 @@ def patchgan_discriminator(
 
 
 class _OptimizerPair(keras.optimizers.Optimizer):
-    """The generator's and the discriminator's optimizers, seen by `keras.Model` as its one `optimizer`.
+    """Both GAN optimizers seen as `keras.Model`'s one `optimizer`.
 
-    Keras's JAX trainer passes `model.optimizer.variables` through
-    `train_step(state, data)` and writes them back after each epoch; listing
-    both optimizers' variables here (the generator's first) lets
-    `Pix2Pix.train_step` update both statelessly. Nothing else uses this
-    object: `Pix2Pix` applies each optimizer itself.
+    Keras' JAX trainer threads `model.optimizer.variables` through
+    `train_step(state, data)`; listing both optimizers' variables (the
+    generator's first) lets `Pix2Pix.train_step` update both statelessly.
     """
 
     def __init__(self, g_optimizer, d_optimizer):
@@ -431,69 +358,50 @@ class _OptimizerPair(keras.optimizers.Optimizer):
 class Pix2Pix(keras.Model):
     """Trains a generator and a conditional discriminator with pix2pix's objective.
 
-    Isola et al. 2017, eq. 4 with lambda = 100, as in the authors' code:
-    each `fit` step on an `(L, ab)` batch runs G once, then
-    1. updates D on `(BCE(1, D(L, ab)) + BCE(0, D(L, G(L)))) / 2` with G's
-       output detached (the D step does not touch G);
-    2. updates G on `BCE(1, D(L, G(L))) + l1_weight * |ab - G(L)| / target_scale`
-       (the non-saturating GAN loss, L1 on the [-1, 1] scale the weight was
-       tuned on), judged by the D just updated.
-    D runs in training mode in both steps (batch statistics in BatchNorm).
-    The logs hold `g_loss`, `g_gan_loss`, `g_l1_loss` (unweighted), `d_loss`,
-    `d_real_loss`, `d_fake_loss` (report 004 figure 7 plots G and D losses).
-    `evaluate` reports the same numbers without updating, in inference mode.
-    Calling the model runs the generator, so `predict` and `colorize` see an
-    L -> ab model; how the generator behaves in inference mode (batch
-    statistics, dropout) is set when it is built (`pix2pix_generator`'s
-    `batch_statistics_at_inference` and `dropout_at_inference`, after
-    Isola et al. section 3.3) and travels with it through `.keras` files.
-    The discriminator is only used in training and `evaluate`; it keeps
-    Keras's moving-average BatchNorm.
-
-    `fit`, `evaluate` and `predict` work on the TensorFlow, JAX and PyTorch
-    backends with the same arithmetic: on JAX the step is stateless (both
-    networks' variables and both optimizers' variables are threaded through
-    `stateless_call` and `stateless_apply`, so it compiles with XLA); on
-    TensorFlow and PyTorch it applies the two optimizers in turn. Under a
-    "mixed_float16" policy both optimizers are wrapped in
-    `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling; a step with
-    non-finite gradients is skipped and halves that network's scale).
+    Isola et al. 2017 eq. 4 (`colorization.losses.adversarial`), as the
+    authors' code: each step runs G once, updates D with G's output detached,
+    then updates G judged by the updated D, in training mode. Logs `g_loss`,
+    `g_gan_loss`, `g_l1_loss` (unweighted), `d_loss`, `d_real_loss`,
+    `d_fake_loss`. Calling the model runs the generator. Under
+    "mixed_float16" each optimizer is wrapped in a `LossScaleOptimizer`.
 
     Args:
-        generator: a model L (B, H, W, 1) -> ab (B, H, W, 2), e.g.
-            `pix2pix_generator()`.
-        discriminator: a model `[L, ab]` -> logits, e.g.
-            `patchgan_discriminator()`.
-        l1_weight: lambda (100).
-        target_scale: divides the L1 term: 110 (`AB_SCALE`) for ab.
+        generator: a model L `(B, H, W, 1)` -> ab `(B, H, W, 2)`.
+        discriminator: a model `[L, ab]` -> logits.
+        l1_weight: lambda.
+        target_scale: divides the L1 term (`AB_SCALE` for ab).
         name: model name.
 
     Example:
 
     >>> import numpy as np
     >>> from colorization.models.pix2pix import Pix2Pix, pix2pix_generator, patchgan_discriminator
-    >>> gan = Pix2Pix(pix2pix_generator((32, 32, 1), num_downsamples=5, base_filters=4),
-    ...               patchgan_discriminator((32, 32, 1), base_filters=4))
-    >>> gan.compile()  # Adam(2e-4, beta_1=0.5) for both, as Isola et al.
+    >>> gan = Pix2Pix(pix2pix_generator((32, 32, 1), width=4, num_downsamples=5),
+    ...               patchgan_discriminator((32, 32, 1), width=4))
+    >>> gan.compile()
     >>> L = np.random.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
     >>> ab = np.random.uniform(-50, 50, (2, 32, 32, 2)).astype("float32")
     >>> history = gan.fit(L, ab, batch_size=2, verbose=0)
     >>> sorted(history.history)
     ['d_fake_loss', 'd_loss', 'd_real_loss', 'g_gan_loss', 'g_l1_loss', 'g_loss']
-    >>> tuple(gan.predict(L, verbose=0).shape)  # the generator's ab
-    (2, 32, 32, 2)
-
-    `colorize` and `metrics.evaluate` take the functional `gan.generator`.
     """
 
     def __init__(
-        self, generator, discriminator, l1_weight=PIX2PIX_L1_WEIGHT, target_scale=AB_SCALE, name="pix2pix", **kwargs
+        self,
+        generator,
+        discriminator,
+        l1_weight=PIX2PIX_L1_WEIGHT,
+        target_scale=AB_SCALE,
+        name="pix2pix",
+        **kwargs,
     ):
         super().__init__(name=name, **kwargs)
         if not float(l1_weight) >= 0:
             raise ValueError(f"`l1_weight` must be non-negative. Received: l1_weight={l1_weight}")
         if not float(target_scale) > 0:
-            raise ValueError(f"`target_scale` must be positive. Received: target_scale={target_scale}")
+            raise ValueError(
+                f"`target_scale` must be positive. Received: target_scale={target_scale}"
+            )
         if len(discriminator.inputs) != 2:
             raise ValueError(
                 "The discriminator must take two inputs, [condition, color]. "
@@ -506,7 +414,14 @@ class Pix2Pix(keras.Model):
         self.built = True  # The sub-models are built by construction.
         self._trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("g_loss", "g_gan_loss", "g_l1_loss", "d_loss", "d_real_loss", "d_fake_loss")
+            for name in (
+                "g_loss",
+                "g_gan_loss",
+                "g_l1_loss",
+                "d_loss",
+                "d_real_loss",
+                "d_fake_loss",
+            )
         }
         self.g_optimizer = None
         self.d_optimizer = None
@@ -523,39 +438,43 @@ class Pix2Pix(keras.Model):
         return list(self._trackers.values())
 
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
-        """Sets the optimizers; defaults are Adam(2e-4, beta_1=0.5) (Isola et al. section 3.3).
+        """Sets the optimizers: Adam(2e-4, beta_1=0.5) by default (Isola et al. section 3.3).
 
         Args:
             g_optimizer: optimizer (or its name/config) of the generator.
-            d_optimizer: optimizer of the discriminator; must be a different
-                object from `g_optimizer`.
-            **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`);
-                `loss` and `optimizer` are not accepted, the losses are fixed.
-
-        Under a "mixed_float16" policy each optimizer is wrapped in a
-        `keras.optimizers.LossScaleOptimizer` (dynamic loss scaling), as
-        `keras.Model.compile` does for a single optimizer.
+            d_optimizer: optimizer of the discriminator, a different object.
+            **kwargs: passed to `keras.Model.compile`; `loss` and `optimizer`
+                are not accepted.
         """
         for key in ("loss", "optimizer", "metrics"):
             if key in kwargs:
                 raise ValueError(
-                    f"`Pix2Pix.compile` sets its own losses and takes `g_optimizer` and `d_optimizer`. "
+                    "`Pix2Pix.compile` sets its own losses and takes `g_optimizer` and "
+                    "`d_optimizer`. "
                     f"Received: {key}={kwargs[key]!r}"
                 )
         g_optimizer = self._make_optimizer(g_optimizer)
         d_optimizer = self._make_optimizer(d_optimizer)
         if g_optimizer is d_optimizer:
-            raise ValueError("`g_optimizer` and `d_optimizer` must be two different optimizer objects.")
-        if "mixed_float16" in (self.generator.dtype_policy.name, self.discriminator.dtype_policy.name):
+            raise ValueError(
+                "`g_optimizer` and `d_optimizer` must be two different optimizer objects."
+            )
+        if "mixed_float16" in (
+            self.generator.dtype_policy.name,
+            self.discriminator.dtype_policy.name,
+        ):
             scaled = keras.optimizers.LossScaleOptimizer
             g_optimizer, d_optimizer = (
-                opt if isinstance(opt, scaled) else scaled(opt) for opt in (g_optimizer, d_optimizer)
+                opt if isinstance(opt, scaled) else scaled(opt)
+                for opt in (g_optimizer, d_optimizer)
             )
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        super().compile(optimizer=_OptimizerPair(g_optimizer, d_optimizer), auto_scale_loss=False, **kwargs)
+        super().compile(
+            optimizer=_OptimizerPair(g_optimizer, d_optimizer), auto_scale_loss=False, **kwargs
+        )
 
     @staticmethod
     def _make_optimizer(optimizer):
@@ -587,7 +506,8 @@ class Pix2Pix(keras.Model):
             raise ValueError("Pix2Pix trains on (L, ab) pairs; the data has no targets.")
         return ops.cast(L, "float32"), ops.cast(ab, "float32")
 
-    # Training and evaluation: Keras's JAX trainer calls `step(state, data)`, the others `step(data)`.
+    # Training and evaluation: Keras's JAX trainer calls `step(state, data)`, the others
+    # `step(data)`.
 
     def train_step(self, *args):
         backend = keras.backend.backend()
@@ -597,7 +517,9 @@ class Pix2Pix(keras.Model):
             return self._tensorflow_train_step(*args)
         if backend == "torch":
             return self._torch_train_step(*args)
-        raise NotImplementedError(f"Pix2Pix.fit supports the tensorflow, jax and torch backends. Received: {backend!r}")
+        raise NotImplementedError(
+            f"Pix2Pix.fit supports the tensorflow, jax and torch backends. Received: {backend!r}"
+        )
 
     def test_step(self, *args):
         if keras.backend.backend() == "jax":
@@ -612,7 +534,7 @@ class Pix2Pix(keras.Model):
         return self._logs({**g_logs, **d_logs})
 
     def _tensorflow_train_step(self, data):
-        import tensorflow as tf  # Only on this backend: the rest of the library is backend-agnostic.
+        import tensorflow as tf  # Imported here: the core is backend-agnostic at module level.
 
         L, ab = self._unpack(data)
         with tf.GradientTape() as g_tape:
@@ -643,13 +565,17 @@ class Pix2Pix(keras.Model):
         real_logits = self.discriminator([L, ab], training=True)
         fake_logits = self.discriminator([L, fake.detach()], training=True)
         d_loss, d_logs = self._discriminator_objective(real_logits, fake_logits)
-        d_grads = torch.autograd.grad(self.d_optimizer.scale_loss(d_loss), [v.value for v in d_vars])
+        d_grads = torch.autograd.grad(
+            self.d_optimizer.scale_loss(d_loss), [v.value for v in d_vars]
+        )
         with torch.no_grad():
             self.d_optimizer.apply(list(d_grads), d_vars)
         g_vars = self.generator.trainable_variables
         fake_logits = self.discriminator([L, fake], training=True)
         g_loss, g_logs = self._generator_objective(ab, fake, fake_logits)
-        g_grads = torch.autograd.grad(self.g_optimizer.scale_loss(g_loss), [v.value for v in g_vars])
+        g_grads = torch.autograd.grad(
+            self.g_optimizer.scale_loss(g_loss), [v.value for v in g_vars]
+        )
         with torch.no_grad():
             self.g_optimizer.apply(list(g_grads), g_vars)
         return self._logs({**g_logs, **d_logs})
@@ -661,7 +587,10 @@ class Pix2Pix(keras.Model):
         g_trainable, d_trainable = self._split(trainable, "trainable_variables")
         g_non_trainable, d_non_trainable = self._split(non_trainable, "non_trainable_variables")
         num_g_optimizer = len(self.g_optimizer.variables)
-        g_opt_values, d_opt_values = optimizer_values[:num_g_optimizer], optimizer_values[num_g_optimizer:]
+        g_opt_values, d_opt_values = (
+            optimizer_values[:num_g_optimizer],
+            optimizer_values[num_g_optimizer:],
+        )
         L, ab = self._unpack(data)
 
         # G runs once; `pullback` carries a gradient with respect to its output back to its weights.
@@ -678,25 +607,35 @@ class Pix2Pix(keras.Model):
                 d_trainable, d_non_trainable, [L, jax.lax.stop_gradient(fake)], training=True
             )
             d_loss, d_logs = self._discriminator_objective(real_logits, fake_logits)
-            return self._stateless_scale_loss(self.d_optimizer, d_opt_values, d_loss), (d_logs, d_non_trainable)
+            return self._stateless_scale_loss(self.d_optimizer, d_opt_values, d_loss), (
+                d_logs,
+                d_non_trainable,
+            )
 
         (_, (d_logs, d_non_trainable)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
             d_trainable, d_non_trainable
         )
-        d_trainable, d_opt_values = self.d_optimizer.stateless_apply(d_opt_values, d_grads, d_trainable)
+        d_trainable, d_opt_values = self.d_optimizer.stateless_apply(
+            d_opt_values, d_grads, d_trainable
+        )
 
         def g_objective(fake, d_non_trainable):
             fake_logits, d_non_trainable = self.discriminator.stateless_call(
                 d_trainable, d_non_trainable, [L, fake], training=True
             )
             g_loss, g_logs = self._generator_objective(ab, fake, fake_logits)
-            return self._stateless_scale_loss(self.g_optimizer, g_opt_values, g_loss), (g_logs, d_non_trainable)
+            return self._stateless_scale_loss(self.g_optimizer, g_opt_values, g_loss), (
+                g_logs,
+                d_non_trainable,
+            )
 
         (_, (g_logs, d_non_trainable)), fake_grad = jax.value_and_grad(g_objective, has_aux=True)(
             fake, d_non_trainable
         )
         (g_grads,) = pullback(fake_grad)
-        g_trainable, g_opt_values = self.g_optimizer.stateless_apply(g_opt_values, g_grads, g_trainable)
+        g_trainable, g_opt_values = self.g_optimizer.stateless_apply(
+            g_opt_values, g_grads, g_trainable
+        )
 
         logs, metric_values = self._stateless_logs(metric_values, {**g_logs, **d_logs})
         state = (
@@ -713,8 +652,12 @@ class Pix2Pix(keras.Model):
         g_non_trainable, d_non_trainable = self._split(non_trainable, "non_trainable_variables")
         L, ab = self._unpack(data)
         fake, _ = self.generator.stateless_call(g_trainable, g_non_trainable, L, training=False)
-        real_logits, _ = self.discriminator.stateless_call(d_trainable, d_non_trainable, [L, ab], training=False)
-        fake_logits, _ = self.discriminator.stateless_call(d_trainable, d_non_trainable, [L, fake], training=False)
+        real_logits, _ = self.discriminator.stateless_call(
+            d_trainable, d_non_trainable, [L, ab], training=False
+        )
+        fake_logits, _ = self.discriminator.stateless_call(
+            d_trainable, d_non_trainable, [L, fake], training=False
+        )
         _, d_logs = self._discriminator_objective(real_logits, fake_logits)
         _, g_logs = self._generator_objective(ab, fake, fake_logits)
         logs, metric_values = self._stateless_logs(metric_values, {**g_logs, **d_logs})
@@ -723,14 +666,18 @@ class Pix2Pix(keras.Model):
     # Stateless helpers (JAX)
 
     def _split(self, values, kind):
-        """Splits values listed in the order of `self.<kind>` into the generator's and the discriminator's."""
+        """Splits values in the order of `self.<kind>` into the generator's and discriminator's."""
         position = {id(v): i for i, v in enumerate(getattr(self, kind))}
         networks = (self.generator, self.discriminator)
-        return tuple([values[position[id(v)]] for v in getattr(network, kind)] for network in networks)
+        return tuple(
+            [values[position[id(v)]] for v in getattr(network, kind)] for network in networks
+        )
 
     def _join(self, g_values, d_values, kind):
         by_id = {id(v): value for v, value in zip(getattr(self.generator, kind), g_values)}
-        by_id.update({id(v): value for v, value in zip(getattr(self.discriminator, kind), d_values)})
+        by_id.update(
+            {id(v): value for v, value in zip(getattr(self.discriminator, kind), d_values)}
+        )
         return [by_id[id(v)] for v in getattr(self, kind)]
 
     @staticmethod
@@ -740,7 +687,9 @@ class Pix2Pix(keras.Model):
             return optimizer.scale_loss(loss)
 
     def _stateless_logs(self, metric_values, values):
-        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metric_values))) as scope:
+        with keras.StatelessScope(
+            state_mapping=list(zip(self.metrics_variables, metric_values))
+        ) as scope:
             logs = self._logs(values)
         updated = [scope.get_current_value(v) for v in self.metrics_variables]
         return logs, [old if new is None else new for old, new in zip(metric_values, updated)]

@@ -1,20 +1,20 @@
 """Zhang et al.'s SIGGRAPH 2017 colorization network, in its automatic and interactive modes.
 
-The network of "Real-Time User-Guided Image Colorization with Learned Deep
-Priors" (Zhang, Zhu, Isola, Geng, Lin, Yu & Efros, SIGGRAPH 2017, section 3.1
-and Fig. 3): a U-Net-like network that reads the lightness L, sparse ab
-"hints" and a binary hint mask, and predicts ab at full resolution. With no
-hints (ab and mask all zeros) it is an automatic colorizer; the authors
-released trained weights for it (see `colorization.weights`).
-
-Layer names follow the structure of the release (`conv1_1` ... `conv10_2`,
-`conv3_3_short` for the shortcut of block 3 into block 8, and so on) so that
-`colorization.weights` can map the released PyTorch state dict layer for
-layer.
+"Real-Time User-Guided Image Colorization with Learned Deep Priors" (Zhang,
+Zhu, Isola, Geng, Lin, Yu & Efros, SIGGRAPH 2017): a U-Net-like network from
+L, sparse ab hints and a hint mask to ab. With no hints it is an automatic
+colorizer with released weights. Layer names follow the release (`conv1_1` ...
+`conv10_2`, `conv3_3_short`, ...) so `colorization.weights` maps its state
+dict layer for layer.
 """
 
 import keras
 
+import colorization.models.contract as contract
+from colorization.constants import AB_SCALE
+from colorization.layers import CENTERED
+from colorization.layers import TORCH_BN_EPSILON
+from colorization.layers import apply_l_normalization
 from colorization.models.registry import register_model
 
 # (block, number of 3x3 convolutions, channels at width 64, dilation); blocks 1-3 are
@@ -35,23 +35,19 @@ DECODER_BLOCKS = (
     (10, 128, 1, 1),
 )
 REFERENCE_WIDTH = 64
-NUM_CLASSES = 529
-L_CENTER = 50.0
-L_NORM = 100.0
-AB_NORM = 110.0
-
-
-def _channels(channels, width):
-    return max(1, (channels * int(width)) // REFERENCE_WIDTH)
+# The classification branch's bins: the ab grid of 10 over 23 x 23 cells (Zhang et al. 2017,
+# section 3.1).
+NUM_GRID_BINS = 529
+REGRESSION_AND_CLASSIFICATION = "regression_and_classification"
+HEADS = (contract.REGRESSION, REGRESSION_AND_CLASSIFICATION)
 
 
 @keras.saving.register_keras_serializable(package="colorization")
 class ZeroHints(keras.layers.Layer):
     """Makes the empty hints of automatic colorization from L: ab zeros and a zero mask.
 
-    Maps L `(B, H, W, 1)` to `(B, H, W, 3)` zeros (2 channels of ab hints in
-    Lab units, 1 channel of hint mask), so a network built for user hints can
-    run from L alone inside one serializable graph.
+    Maps L `(B, H, W, 1)` to `(B, H, W, 3)` zeros (ab hints, hint mask), so
+    the hint network runs from L alone in one serializable graph.
 
     Example:
 
@@ -84,85 +80,54 @@ def _transposed_conv(x, filters, name):
     return keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=name)(x)
 
 
-def _validate(input_shape, width, num_classes):
-    if len(input_shape) != 3 or input_shape[-1] != 1:
-        raise ValueError(
-            f"siggraph17 expects input_shape (height, width, 1). Received: input_shape={input_shape}"
-        )
-    for side in input_shape[:2]:
-        if side is not None and (side < 8 or side % 8):
-            raise ValueError(
-                "siggraph17 subsamples three times and adds shortcuts, so each side must be a "
-                f"multiple of 8 (or None). Received: input_shape={input_shape}"
-            )
-    if width < 1 or int(width) != width:
-        raise ValueError(f"width must be a positive integer. Received: width={width}")
-    if num_classes < 1 or int(num_classes) != num_classes:
-        raise ValueError(f"num_classes must be a positive integer. Received: num_classes={num_classes}")
-
-
-@register_model("siggraph17", tiny_kwargs={"input_shape": (32, 32, 1), "width": 4})
+@register_model("siggraph17")
 def siggraph17(
     input_shape=(256, 256, 1),
     width=64,
+    head="regression",
+    num_bins=NUM_GRID_BINS,
     hints=False,
-    class_output=False,
-    num_classes=NUM_CLASSES,
-    batch_norm_epsilon=1e-5,
+    batch_norm_epsilon=TORCH_BN_EPSILON,
     name=None,
 ):
     """Zhang et al.'s SIGGRAPH 2017 network as a functional `keras.Model`.
 
-    Architecture (Zhang et al. 2017, section 3.1 and Fig. 3; layer for layer
-    the released PyTorch model `siggraph17`), channels at `width=64`:
+    Zhang et al. 2017, section 3.1 and Fig. 3, layer for layer the released
+    `siggraph17`; channels at `width=64`:
 
-    - input: L normalised as `(L - 50) / 100`, ab hints as `ab / 110` and the
-      hint mask as given, concatenated to 4 channels;
-    - `conv1` .. `conv7`: 2, 2, 3, 3, 3, 3, 3 convolutions of 64, 128, 256,
-      512, 512, 512, 512 channels, 3x3 with ReLU, each block ended by
-      BatchNormalization (`convN_Mnorm`); blocks 5 and 6 are dilated by 2.
-      After blocks 1, 2 and 3 the feature map is subsampled by keeping every
-      second row and column (`convN_sub`; the release slices `[::2, ::2]`
-      rather than using strided convolutions), so block 4-7 run at 1/8;
-    - `conv8` .. `conv10` (decoder): a 4x4 stride-2 transposed convolution
-      (`conv8_1`, 256 channels; `conv9_1`, 128; `conv10_1`, 128) ADDED to a
-      3x3 convolution of the encoder feature at the same resolution
-      (shortcuts `conv3_3_short`, `conv2_2_short`, `conv1_2_short`), then
-      ReLU and 2, 1, 1 convolutions; blocks 8 and 9 end with
-      BatchNormalization, block 10's last convolution uses LeakyReLU(0.2);
-    - `conv10_ab`: a 1x1 convolution to 2 channels, tanh, times 110 (`ab`):
-      ab in Lab units at full resolution (the regression output);
-    - optional `conv8_classes` (`class_output=True`): the 529-bin
-      classification branch, a 1x1 convolution of block 8's output
-      (1/4 resolution) with softmax (`class_probabilities`). The 529 bins are
-      the paper's ab grid of 10 over 23 x 23 cells, not ECCV16's 313 in-gamut
-      bins; the released automatic output does not use this branch.
+    - input: `(L - 50) / 100`, ab hints `/ 110` and the hint mask, 4 channels;
+    - `conv1` .. `conv7`: 2, 2, 3, 3, 3, 3, 3 3x3 ReLU convolutions of 64, 128,
+      256, 512, 512, 512, 512 channels, each block ended by BatchNormalization;
+      blocks 5 and 6 dilated by 2; blocks 1-3 followed by keeping every second
+      row and column (`convN_sub`, the release's `[::2, ::2]`);
+    - `conv8` .. `conv10`: a 4x4 stride-2 transposed convolution (256, 128,
+      128 channels) ADDED to a 3x3 convolution of the encoder feature at the
+      same resolution (`conv3_3_short`, ...), ReLU, then 2, 1, 1 convolutions;
+      blocks 8, 9 end with BatchNormalization, block 10 with LeakyReLU(0.2);
+    - `conv10_ab`: 1x1 to 2 channels, tanh, times 110: ab at full resolution;
+    - optional `conv8_classes`: softmax over the paper's 529-bin ab grid (10
+      over 23 x 23 cells, not ECCV16's 313) at 1/4 resolution, unused by the
+      released automatic output.
 
-    Automatic and interactive use: with `hints=False` (default) the model has
-    ONE input, L, and makes zero ab hints and a zero mask inside itself
-    (`ZeroHints`), which is exactly automatic colorization in the paper and the
-    release; this variant follows the library's contract (L in [0, 100] in,
-    ab out) and works with `colorization.colorize`. With `hints=True` it has
-    three inputs `[L, ab_hints, hint_mask]` (`(B, H, W, 1)`, `(B, H, W, 2)` in
-    Lab units, `(B, H, W, 1)` in {0, 1}) for user-guided colorization. Both
-    variants have the same layers with the same names and weight shapes, so
-    `interactive.set_weights(automatic.get_weights())` moves trained weights
-    between them.
+    With `hints=False` the model takes L alone and feeds zero hints
+    (`ZeroHints`): the paper's automatic colorization, usable with
+    `colorization.colorize`. With `hints=True` it takes `[L, ab_hints,
+    hint_mask]` (`(B, H, W, 1)`, `(B, H, W, 2)` in Lab units, `(B, H, W, 1)`
+    in {0, 1}). Both share layer names and weight shapes.
 
-    Choices the paper leaves open and this builder takes from the release:
-    the hint mask enters un-normalised (0 or 1); BatchNormalization has a
-    scale and an offset, epsilon 1e-5; the transposed convolutions crop one
-    pixel on every side (PyTorch `padding=1`); every convolution has a bias.
+    Choices the paper leaves open, taken from the release: the hint mask
+    enters un-normalised; BatchNormalization has scale and offset, epsilon
+    1e-5; transposed convolutions crop one pixel per side (PyTorch
+    `padding=1`); every convolution has a bias.
 
     Args:
         input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
-        width: channels of block 1; 64 is the released network (~34M
-            parameters with the class branch). Every channel count scales by
-            `width / 64`.
+        width: channels of block 1 (64 is the release); all channels scale
+            by `width / 64`.
+        head: `"regression"` (ab) or `"regression_and_classification"` (ab
+            and the class branch `(B, H/4, W/4, num_bins)`).
+        num_bins: bins of the classification branch.
         hints: whether the model takes ab hints and a hint mask as inputs.
-        class_output: whether to add the 529-bin classification branch as a
-            second output `(B, H/4, W/4, num_classes)`.
-        num_classes: bins of the classification branch.
         batch_norm_epsilon: epsilon of every BatchNormalization.
         name: the model name; `"siggraph17"` or `"siggraph17_hints"`.
 
@@ -171,18 +136,17 @@ def siggraph17(
 
     Example:
 
-    >>> import numpy as np
     >>> from colorization.models import siggraph17
     >>> model = siggraph17(input_shape=(32, 32, 1), width=4)
     >>> model.output_shape
     (None, 32, 32, 2)
     >>> interactive = siggraph17(input_shape=(32, 32, 1), width=4, hints=True)
-    >>> [tuple(x.shape) for x in interactive.inputs]
-    [(None, 32, 32, 1), (None, 32, 32, 2), (None, 32, 32, 1)]
     >>> interactive.set_weights(model.get_weights())
     """
-    input_shape = tuple(input_shape)
-    _validate(input_shape, width, num_classes)
+    input_shape = contract.check_input_shape(input_shape, "siggraph17", multiple=8)
+    width = contract.check_positive_int("width", width)
+    contract.check_choice("head", head, HEADS)
+    num_bins = contract.resolve_num_bins(num_bins)
     eps = batch_norm_epsilon
 
     # Inputs and normalisation
@@ -191,30 +155,32 @@ def siggraph17(
         ab_hints = keras.Input(shape=input_shape[:2] + (2,), name="ab_hints")
         mask = keras.Input(shape=input_shape[:2] + (1,), name="hint_mask")
         inputs = [L, ab_hints, mask]
-        ab_normalized = keras.layers.Rescaling(scale=1.0 / AB_NORM, name="normalize_ab")(ab_hints)
+        ab_normalized = keras.layers.Rescaling(scale=1.0 / AB_SCALE, name="normalize_ab")(ab_hints)
         guidance = keras.layers.Concatenate(name="hints")([ab_normalized, mask])
     else:
         inputs = L
         guidance = ZeroHints(name="hints")(L)
-    l_normalized = keras.layers.Rescaling(scale=1.0 / L_NORM, offset=-L_CENTER / L_NORM, name="normalize_l")(L)
+    l_normalized = apply_l_normalization(L, CENTERED)
     x = keras.layers.Concatenate(name="input_lab_mask")([l_normalized, guidance])
 
     # Encoder
     features = {}
     for block, num_convs, channels, dilation in ENCODER_BLOCKS:
-        filters = _channels(channels, width)
+        filters = contract.scaled_channels(channels, width, REFERENCE_WIDTH)
         for index in range(1, num_convs + 1):
             x = _conv(x, filters, f"conv{block}_{index}", dilation)
         x = _batch_norm(x, f"conv{block}_{num_convs}norm", eps)
         features[block] = (x, num_convs)
         if block <= 3:
             # Keep every second row and column, starting with the first (PyTorch `[::2, ::2]`).
-            x = keras.layers.AveragePooling2D(pool_size=1, strides=2, name=f"conv{block}_{num_convs}_sub")(x)
+            x = keras.layers.AveragePooling2D(
+                pool_size=1, strides=2, name=f"conv{block}_{num_convs}_sub"
+            )(x)
 
     # Decoder with shortcuts
     class_source = None
     for block, channels, num_convs, source in DECODER_BLOCKS:
-        filters = _channels(channels, width)
+        filters = contract.scaled_channels(channels, width, REFERENCE_WIDTH)
         up = _transposed_conv(x, filters, f"conv{block}_1")
         skip, skip_convs = features[source]
         short = _conv(skip, filters, f"conv{source}_{skip_convs}_short", activation=None)
@@ -223,7 +189,9 @@ def siggraph17(
         for index in range(2, num_convs + 2):
             if block == 10 and index == num_convs + 1:
                 x = _conv(x, filters, f"conv{block}_{index}", activation=None)
-                x = keras.layers.LeakyReLU(negative_slope=0.2, name=f"conv{block}_{index}_leaky_relu")(x)
+                x = keras.layers.LeakyReLU(
+                    negative_slope=0.2, name=f"conv{block}_{index}_leaky_relu"
+                )(x)
             else:
                 x = _conv(x, filters, f"conv{block}_{index}")
         if block != 10:
@@ -233,10 +201,12 @@ def siggraph17(
 
     # Outputs
     ab = keras.layers.Conv2D(2, 1, activation="tanh", name="conv10_ab")(x)
-    ab = keras.layers.Rescaling(scale=AB_NORM, name="ab", dtype="float32")(ab)
+    ab = keras.layers.Rescaling(scale=AB_SCALE, name="ab", dtype="float32")(ab)
     outputs = ab
-    if class_output:
-        logits = keras.layers.Conv2D(int(num_classes), 1, name="conv8_classes")(class_source)
+    if head == REGRESSION_AND_CLASSIFICATION:
+        logits = keras.layers.Conv2D(num_bins, 1, name="conv8_classes")(class_source)
         probabilities = keras.layers.Softmax(name="class_probabilities", dtype="float32")(logits)
         outputs = [ab, probabilities]
-    return keras.Model(inputs, outputs, name=name or ("siggraph17_hints" if hints else "siggraph17"))
+    return keras.Model(
+        inputs, outputs, name=name or ("siggraph17_hints" if hints else "siggraph17")
+    )

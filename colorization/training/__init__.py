@@ -6,3 +6,12 @@ from colorization.training.mixed_precision import mixed_precision_copy
 from colorization.training.recipes import Recipe
 from colorization.training.recipes import all_recipes
 from colorization.training.recipes import get_recipe
+
+__all__ = [
+    "SampleColorizationLogger",
+    "initialize_bias_from_prior",
+    "mixed_precision_copy",
+    "Recipe",
+    "all_recipes",
+    "get_recipe",
+]

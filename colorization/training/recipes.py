@@ -26,16 +26,16 @@ from colorization.quantization import ABQuantizer
 from colorization.quantization import empirical_prior
 from colorization.quantization import rebalancing_weights
 
-# "model": the model computes its own objective in `compute_loss` (report 003's coherent model); `compile`
-# gets no loss, and the recipe's alpha/gamma describe the weights passed to the model itself.
-LOSSES = ("mse", "rebalanced_cross_entropy", "model")
+# "model": the model computes its own objective in `compute_loss` (report 003's coherent model);
+# `compile` gets no loss, and alpha/gamma describe the weights passed to the model itself.
+# "gan": `model` is a generator trained in `Pix2Pix` against a PatchGAN (report 004).
+LOSSES = ("mse", "rebalanced_cross_entropy", "model", "gan")
 OPTIMIZERS = ("adam", "sgd")
 
 # Report 000 trained 64x64 Tiny-ImageNet with batch 64 for 55 epochs (section 5.2).
 REPORT000_BATCH_SIZE = 64
 REPORT000_EPOCHS = 55
-# Report 000 section 5.3: the three non-uniform settings are not given, only that alpha = 1.1 was best and
-# that the discrepancy between common and rare buckets increases; 0.5 and 0.8 are our choice.
+# Report 000 section 5.3 gives only the best non-uniform alpha (1.1); 0.5 and 0.8 are our choice.
 REPORT000_ALPHAS = (0.5, 0.8, 1.1)
 REPORT000_BEST_ALPHA = 1.1
 
@@ -58,6 +58,8 @@ class Recipe:
         optimizer_kwargs: further optimizer arguments (`beta_2`, `momentum`, ...).
         batch_size: images per step.
         epochs: passes over `train_images` images.
+        discriminator_kwargs: `loss="gan"` only: keyword arguments of
+            `patchgan_discriminator` (its `input_shape` is the generator's).
         alpha: the rebalancing exponent (0 = uniform weights).
         gamma: the uniform mixing weight of the rebalancing (Zhang's lambda).
         temperature: the annealed-mean temperature for decoding predictions.
@@ -82,6 +84,7 @@ class Recipe:
     batch_size: int
     epochs: int
     optimizer_kwargs: dict = dataclasses.field(default_factory=dict)
+    discriminator_kwargs: dict = dataclasses.field(default_factory=dict)
     alpha: float = 0.0
     gamma: float = ZHANG_GAMMA
     temperature: float = ZHANG_TEMPERATURE
@@ -92,10 +95,13 @@ class Recipe:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}. Received: loss={self.loss!r}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
+            raise ValueError(
+                f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}"
+            )
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError(
-                f"batch_size and epochs must be positive. Received: batch_size={self.batch_size}, epochs={self.epochs}"
+                "batch_size and epochs must be positive. Received: "
+                f"batch_size={self.batch_size}, epochs={self.epochs}"
             )
 
     @property
@@ -107,10 +113,23 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
     def build_model(self, **overrides):
-        """Builds the registered model with `model_kwargs` updated by `overrides`."""
+        """The registered model from `model_kwargs` updated by `overrides` (GANs: a `Pix2Pix`)."""
         head = {} if self.loss == "model" else {"head": self.head}
         kwargs = {**head, **self.model_kwargs, **overrides}
-        return get_model(self.model, **kwargs)
+        model = get_model(self.model, **kwargs)
+        if self.loss != "gan":
+            return model
+        from colorization.models.pix2pix import Pix2Pix
+        from colorization.models.pix2pix import patchgan_discriminator
+
+        discriminator = patchgan_discriminator(
+            **{
+                "input_shape": kwargs.get("input_shape"),
+                "head": kwargs["head"],
+                **self.discriminator_kwargs,
+            }
+        )
+        return Pix2Pix(model, discriminator)
 
     def build_learning_rate(self):
         """The learning rate: a float or a `PiecewiseConstantDecay` schedule over steps."""
@@ -133,22 +152,27 @@ class Recipe:
             return None
         if prior is None:
             raise ValueError(
-                f"Recipe {self.name!r} rebalances with alpha={self.alpha}: pass the empirical colour prior of the "
+                f"Recipe {self.name!r} rebalances with alpha={self.alpha}: pass the empirical "
+                "colour prior of the "
                 "training set, e.g. `prior=recipes.prior_from_dataset(dataset)`."
             )
         quantizer = quantizer or ABQuantizer()
         prior = np.asarray(prior, dtype="float64")
         if prior.shape != (quantizer.num_bins,):
-            raise ValueError(f"prior must have shape ({quantizer.num_bins},). Received: shape={prior.shape}")
+            raise ValueError(
+                f"prior must have shape ({quantizer.num_bins},). Received: shape={prior.shape}"
+            )
         return rebalancing_weights(prior, alpha=self.alpha, gamma=self.gamma).astype("float32")
 
     def build_loss(self, prior=None, quantizer=None):
-        """The loss: `MeanSquaredError` on ab, or `RebalancedCrossEntropy` with this recipe's weights."""
+        """The loss: `MeanSquaredError`, or `RebalancedCrossEntropy` with the recipe's weights."""
         if self.loss == "mse":
             return keras.losses.MeanSquaredError(name="mse")
         if self.loss == "model":
             return None
-        return RebalancedCrossEntropy(class_weights=self.class_weights(prior, quantizer), quantizer=quantizer)
+        return RebalancedCrossEntropy(
+            class_weights=self.class_weights(prior, quantizer), quantizer=quantizer
+        )
 
     def build_metrics(self):
         """Metrics that fit the head: the mean absolute ab error for regression."""
@@ -158,9 +182,18 @@ class Recipe:
 
     def compile(self, model, prior=None, quantizer=None, **compile_kwargs):
         """`model.compile` with this recipe's optimizer, loss and metrics; returns the model."""
+        if self.loss == "gan":
+            model.compile(
+                g_optimizer=self.build_optimizer(),
+                d_optimizer=self.build_optimizer(),
+                **compile_kwargs,
+            )
+            return model
         compile_kwargs.setdefault("metrics", self.build_metrics())
         model.compile(
-            optimizer=self.build_optimizer(), loss=self.build_loss(prior, quantizer), **compile_kwargs
+            optimizer=self.build_optimizer(),
+            loss=self.build_loss(prior, quantizer),
+            **compile_kwargs,
         )
         return model
 
@@ -217,16 +250,19 @@ def report000_optimizers(sgd_learning_rate=1e-5):
     """Report 000, section 5.2: the regression U-Net with SGD and with Adam.
 
     Both: MSE in Lab units, batch 64, 55 epochs, 50,000 images. The report
-    names the optimizers only. SGD is plain (no momentum, as "SGD" suggests);
-    its learning rate is our choice: the MSE here is in Lab units (errors of
-    tens), so the gradients are ~110^2 times those of an MSE on ab / 110 and
-    Keras's default 0.01 diverges; 1e-5 (~0.12 on normalised ab) is stable.
+    names the optimizers only. SGD is plain (no momentum); its learning rate
+    1e-5 is our choice: the MSE in Lab units has gradients ~110^2 times those
+    on ab / 110, so Keras's default 0.01 diverges.
     """
     notes = f" SGD is plain, learning rate {sgd_learning_rate} (our choice, see the docstring)."
     return {
         "sgd": _report000(
-            "sgd", "mse", optimizer="sgd", learning_rate=sgd_learning_rate,
-            source="report 000, section 5.2", notes=notes,
+            "sgd",
+            "mse",
+            optimizer="sgd",
+            learning_rate=sgd_learning_rate,
+            source="report 000, section 5.2",
+            notes=notes,
         ),
         "adam": _report000("adam", "mse", source="report 000, section 5.2"),
     }
@@ -236,18 +272,23 @@ def report000_bucket_weights(alphas=REPORT000_ALPHAS, gamma=ZHANG_GAMMA):
     """Report 000, section 5.3: the classification U-Net with four bucket weightings.
 
     Uniform weights (`alpha=0`) and `w = ((1 - gamma) p + gamma / Q) ** -alpha`
-    for three alphas. The report gives only the best, alpha = 1.1, and says the
-    other settings have "increasing discrepancy between common and uncommon
-    buckets"; 0.5 and 0.8 are our choice. Batch 64, 55 epochs (section 5.2's
-    schedule; section 5.3 states none), 30,000 images, Adam.
+    for alphas 0.5, 0.8 (our choice) and 1.1 (the report's best). Batch 64, 55
+    epochs (section 5.2's schedule; 5.3 states none), 30,000 images, Adam.
 
     Returns:
         a dict `{"uniform": ..., "alpha=0.5": ..., "alpha=0.8": ..., "alpha=1.1": ...}`.
     """
-    recipes = {"uniform": _report000("uniform", "rebalanced_cross_entropy", source="report 000, section 5.3")}
+    recipes = {
+        "uniform": _report000(
+            "uniform", "rebalanced_cross_entropy", source="report 000, section 5.3"
+        )
+    }
     for alpha in alphas:
         recipes[f"alpha={alpha}"] = _report000(
-            f"alpha={alpha}", "rebalanced_cross_entropy", alpha=float(alpha), source="report 000, section 5.3"
+            f"alpha={alpha}",
+            "rebalanced_cross_entropy",
+            alpha=float(alpha),
+            source="report 000, section 5.3",
         ).replace(gamma=gamma)
     return recipes
 
@@ -263,18 +304,23 @@ def report000_temperature_sweep(num_temperatures=11, smallest=0.01):
         `(recipe, temperatures)`, temperatures a NumPy array.
     """
     recipe = _report000(
-        "temperature", "rebalanced_cross_entropy", alpha=REPORT000_BEST_ALPHA, epochs=50,
+        "temperature",
+        "rebalanced_cross_entropy",
+        alpha=REPORT000_BEST_ALPHA,
+        epochs=50,
         source="report 000, section 5.4",
     )
     return recipe, np.linspace(smallest, 1.0, num_temperatures)
 
 
 def report000_regression_vs_classification():
-    """Report 000, section 5.5: the best regression (Adam) against the best classification (alpha 1.1) model."""
+    """Report 000, section 5.5: best regression (Adam) against best classification (alpha 1.1)."""
     return {
         "regression": _report000("regression", "mse", source="report 000, sections 5.2 and 5.5"),
         "classification": _report000(
-            "classification", "rebalanced_cross_entropy", alpha=REPORT000_BEST_ALPHA,
+            "classification",
+            "rebalanced_cross_entropy",
+            alpha=REPORT000_BEST_ALPHA,
             source="report 000, sections 5.3 and 5.5",
         ),
     }
@@ -283,11 +329,8 @@ def report000_regression_vs_classification():
 def zhang_eccv16():
     """Zhang et al. (ECCV 2016, section 3): the full network with rebalanced cross-entropy.
 
-    Adam with beta_1 0.9, beta_2 0.99 and weight decay 1e-3; learning rate 3e-5,
-    dropped to 1e-5 at 200k and to 3e-6 at 375k iterations; batch 40; alpha 1,
-    gamma (lambda) 0.5; T 0.38; 256x256 inputs. Zhang trained ~450k iterations
-    on the 1.3M ImageNet images, ~14 epochs. Deviation: Caffe's weight decay is
-    an L2 term in the gradient, Keras's `weight_decay` is decoupled (AdamW-style).
+    The paper's settings as stated; the deviations are in `notes` (~450k
+    iterations at batch 40 on 1.3M images give 14 epochs).
     """
     return Recipe(
         name="zhang_eccv16",
@@ -304,19 +347,24 @@ def zhang_eccv16():
         gamma=ZHANG_GAMMA,
         temperature=ZHANG_TEMPERATURE,
         train_images=1_300_000,
-        notes="Weight decay is decoupled here (Keras), an L2 term in Caffe. Epochs: 450k iterations x 40 / 1.3M.",
+        notes=(
+            "Weight decay is decoupled here (Keras), an L2 term in Caffe. "
+            "Epochs: 450k iterations x 40 / 1.3M."
+        ),
     )
 
 
 def report002(width=16, batch_size=5, epochs=400):
-    """Report 002: Zhang's network at kernel multiplier 16 (or 32) with MSE, learning rate 1e-4, batch 5-10.
+    """Report 002: Zhang's network at kernel multiplier 16 (or 32), MSE, rate 1e-4, batch 5-10.
 
-    224x224 inputs. The optimizer is not named; Adam is assumed. 400 epochs is
-    the report's single-image overfitting run (loss ~24); its small-set runs
-    used 200-400 epochs on 10-20 images.
+    224x224 inputs; Adam assumed (not named). 400 epochs is the report's
+    single-image overfitting run; its small-set runs used 200-400 epochs on
+    10-20 images.
     """
     if width not in (16, 32, 64):
-        raise ValueError(f"report 002 used kernel multipliers 16, 32 (and Zhang's 64). Received: width={width}")
+        raise ValueError(
+            f"report 002 used kernel multipliers 16, 32 (and Zhang's 64). Received: width={width}"
+        )
     return Recipe(
         name=f"report002/width={width}",
         source="report 002, Model & Methods and Results",
@@ -332,13 +380,11 @@ def report002(width=16, batch_size=5, epochs=400):
 
 
 def report001(epochs=70, input_shape=(224, 224, 1), extractor_weights="imagenet"):
-    """Report 001 (Table 2, section 4.2): Deep Koalarization with BatchNorm, MSE, on 1,000 Places365 images.
+    """Report 001 (Table 2, section 4.2): Deep Koalarization + BatchNorm, MSE, 1,000 Places365.
 
-    Adam, learning rate 0.0012, batch 40, weight decay 1e-6, 70 epochs; the
-    frozen extractor is Inception-ResNet-v2 with ImageNet weights. Deviation:
-    Keras's `weight_decay` is decoupled (AdamW-style), the report's PyTorch Adam
-    adds an L2 term to the gradient. The report tracked no validation loss;
-    pass `validation_data` to `fit` (its missing improvement, section 4.4.1).
+    Deviation: Keras's `weight_decay` is decoupled (AdamW-style), the
+    report's PyTorch Adam adds an L2 term. The report tracked no validation
+    loss; pass `validation_data` to `fit` (its missing improvement, 4.4.1).
     """
     return Recipe(
         name="report001",
@@ -357,20 +403,21 @@ def report001(epochs=70, input_shape=(224, 224, 1), extractor_weights="imagenet"
         batch_size=40,
         epochs=epochs,
         train_images=1000,
-        notes="Weight decay decoupled in Keras, L2 in PyTorch. Track validation loss (report 001, 4.4.1).",
+        notes=(
+            "Weight decay decoupled in Keras, L2 in PyTorch. "
+            "Track validation loss (report 001, 4.4.1)."
+        ),
     )
 
 
 def report003(width=64, input_shape=(256, 256, 1)):
-    """Report 003 (sections 2.2, 3-5): the coherent model on COCO, 15 epochs, 86,301 training images.
+    """Report 003 (sections 2.2, 3-5): the coherent model on COCO, 15 epochs, 86,301 images.
 
-    The model computes its own objective (`loss="model"`): rebalanced
-    cross-entropy on Z with lambda (gamma) = 1/2 and alpha = 1 (eq. 1), the
-    gradient-coherence loss and the colour regulariser (T = 0.01). Pass the
-    rebalancing weights to the model: `recipe.build_model(class_weights=
-    recipe.class_weights(prior))`. The report names no optimizer, learning
-    rate or batch size: Zhang's Adam (beta_2 0.99) and batch 40, with learning
-    rate 1e-4 (our choice).
+    The model computes its own objective (`loss="model"`, eq. 1, 3 and 5);
+    pass it the rebalancing weights:
+    `recipe.build_model(class_weights=recipe.class_weights(prior))`. The
+    report names no optimizer, learning rate or batch size: Zhang's Adam
+    (beta_2 0.99), batch 40 and learning rate 1e-4 (our choice).
     """
     return Recipe(
         name="report003",
@@ -386,18 +433,110 @@ def report003(width=64, input_shape=(256, 256, 1)):
         alpha=1.0,
         gamma=ZHANG_GAMMA,
         train_images=86_301,
-        notes="Optimizer, learning rate and batch size are not stated in the report: Zhang's Adam and batch 40, "
+        notes="Optimizer, learning rate and batch size are not stated in the report: "
+        "Zhang's Adam and batch 40, "
         "learning rate 1e-4 chosen here.",
     )
+
+
+REPORT004_EPOCHS = 20
+REPORT004_IMAGE_SIZE = 128
+# Not stated in report 004: a batch that fits the full-size models twice over on one GPU.
+REPORT004_BATCH_SIZE = 16
+
+
+def _report004(name, model, model_kwargs, loss="mse", learning_rate=1e-3, **fields):
+    return Recipe(
+        name=f"report004/{name}",
+        source=fields.pop("source"),
+        model=model,
+        model_kwargs=model_kwargs,
+        loss=loss,
+        optimizer="adam",
+        learning_rate=learning_rate,
+        batch_size=REPORT004_BATCH_SIZE,
+        epochs=REPORT004_EPOCHS,
+        notes=fields.pop("notes", "")
+        + " Batch size and (for the MSE models) the optimizer are not stated: "
+        "batch 16 and Adam 1e-3 chosen here.",
+        **fields,
+    )
+
+
+def report004(image_size=REPORT004_IMAGE_SIZE, encoder_weights=None):
+    """Report 004 (section 5): ResNet colorizer, pix2pix GAN, ResNet-18 AE and VAE, 20 epochs each.
+
+    128x128 crops of 6-class scene photos; MSE with Adam 1e-3 for the ResNet,
+    AE and VAE; the GAN is Isola et al.'s (BCE + 100 x L1, Adam 2e-4 with
+    beta_1 0.5, a 7-level U-Net and a 70x70 PatchGAN). The ResNet is at a
+    quarter width (the report does not say how much it narrows it). Pass
+    `encoder_weights="imagenet"` for the report's ImageNet ResNet-18 encoder.
+
+    Returns:
+        `{"resnet": ..., "gan": ..., "ae": ..., "vae": ...}`.
+
+    Example:
+
+    >>> from colorization.training import recipes
+    >>> recipe = recipes.report004()["gan"]
+    >>> recipe.epochs, recipe.learning_rate, recipe.optimizer_kwargs
+    (20, 0.0002, {'beta_1': 0.5})
+    """
+    shape = (image_size, image_size, 1)
+    autoencoder = {"input_shape": shape, "width": 64, "decoder_filters": (128, 64, 32)}
+    autoencoder["encoder_weights"] = encoder_weights
+    return {
+        "resnet": _report004(
+            "resnet",
+            "resnet_colorizer",
+            {"input_shape": (None, None, 1), "width": 16, "stage_blocks": (3, 4, 6, 3)},
+            source="report 004, section 5.1",
+        ),
+        "gan": _report004(
+            "gan",
+            "pix2pix_generator",
+            {"input_shape": shape, "width": 64, "num_downsamples": 7},
+            loss="gan",
+            learning_rate=2e-4,
+            optimizer_kwargs={"beta_1": 0.5},
+            discriminator_kwargs={"width": 64, "num_layers": 3},
+            source="report 004, section 5.2; Isola et al. 2017, section 3.3 and appendix 6",
+        ),
+        "ae": _report004(
+            "ae", "resnet18_autoencoder", autoencoder, source="report 004, section 5.3"
+        ),
+        "vae": _report004(
+            "vae",
+            "resnet18_vae",
+            {**autoencoder, "seed": 0},
+            source="report 004, section 5.3",
+            notes=(
+                "The report's 'VAE' has no latent distribution; this is a real VAE "
+                "(KL weight 1 per output value)."
+            ),
+        ),
+    }
 
 
 def all_recipes():
     """Every recipe of this module by name."""
     recipes = {}
-    for group in (report000_optimizers(), report000_bucket_weights(), report000_regression_vs_classification()):
+    for group in (
+        report000_optimizers(),
+        report000_bucket_weights(),
+        report000_regression_vs_classification(),
+        report004(),
+    ):
         recipes.update({recipe.name: recipe for recipe in group.values()})
     temperature, _ = report000_temperature_sweep()
-    for recipe in (temperature, zhang_eccv16(), report001(), report002(16), report002(32), report003()):
+    for recipe in (
+        temperature,
+        zhang_eccv16(),
+        report001(),
+        report002(16),
+        report002(32),
+        report003(),
+    ):
         recipes[recipe.name] = recipe
     return recipes
 

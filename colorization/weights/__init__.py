@@ -1,15 +1,37 @@
-"""Released weights: presets as data, converters from the authors' checkpoints, one loading path."""
+"""Released weights: presets as data, converters from PyTorch state dicts, one loading path."""
 
-from colorization.weights.zhang_release import RELEASES
-from colorization.weights.zhang_release import ChecksumError
-from colorization.weights.zhang_release import Release
-from colorization.weights.zhang_release import WeightsError
-from colorization.weights.zhang_release import available
+from colorization.weights import resnet18
+from colorization.weights.files import CACHE_SUBDIR
+from colorization.weights.files import ChecksumError
+from colorization.weights.files import WeightsError
+from colorization.weights.files import sha256
+from colorization.weights.files import verify_file
+from colorization.weights.presets import PRESETS
+from colorization.weights.presets import Preset
+from colorization.weights.presets import available
+from colorization.weights.presets import download
+from colorization.weights.presets import load
+from colorization.weights.presets import state_dict
+from colorization.weights.state_dict import convert_state_dict
+from colorization.weights.state_dict import read_state_dict
 from colorization.weights.zhang_release import build
-from colorization.weights.zhang_release import convert_state_dict
-from colorization.weights.zhang_release import download
 from colorization.weights.zhang_release import identify
-from colorization.weights.zhang_release import load
-from colorization.weights.zhang_release import read_state_dict
-from colorization.weights.zhang_release import sha256
-from colorization.weights.zhang_release import verify_file
+
+__all__ = [
+    "resnet18",
+    "CACHE_SUBDIR",
+    "ChecksumError",
+    "WeightsError",
+    "sha256",
+    "verify_file",
+    "PRESETS",
+    "Preset",
+    "available",
+    "download",
+    "load",
+    "state_dict",
+    "convert_state_dict",
+    "read_state_dict",
+    "build",
+    "identify",
+]

@@ -1,4 +1,4 @@
-"""Per-photo evidence against the pooled metrics, the bootstrap's pairing, verdict rules and results files."""
+"""Per-photo evidence against the pooled metrics, the bootstrap's pairing, verdicts, results."""
 
 import json
 
@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from notebook_support import evidence
 from colorization import metrics
+from notebook_support import evidence
+from notebook_support.visualization import to_rgb
 
 pytestmark = pytest.mark.core
 
@@ -21,16 +22,22 @@ def _photos(n=6, size=16, seed=0):
 
 def test_scores_over_all_photos_equal_the_pooled_metrics():
     L, ab_true = _photos()
-    ab_pred = (0.5 * ab_true + np.random.default_rng(1).normal(0, 5, ab_true.shape)).astype(np.float32)
+    ab_pred = (0.5 * ab_true + np.random.default_rng(1).normal(0, 5, ab_true.shape)).astype(
+        np.float32
+    )
     scores = evidence.PhotoScores(L, ab_true, ab_pred)
     assert scores.metric("auc") == pytest.approx(metrics.auc(ab_true, ab_pred), abs=1e-9)
-    assert scores.metric("auc_rebalanced") == pytest.approx(metrics.auc(ab_true, ab_pred, rebalanced=True), abs=1e-9)
+    assert scores.metric("auc_rebalanced") == pytest.approx(
+        metrics.auc(ab_true, ab_pred, rebalanced=True), abs=1e-9
+    )
     reference = metrics.evaluate(None, [(L, ab_true)])
     grey = evidence.PhotoScores(L, ab_true, np.zeros_like(ab_true)).summary()
     for name in set(evidence.METRICS) - {"mse"}:
         assert grey[name] == pytest.approx(reference[name], rel=1e-9, abs=1e-12), name
     mse = keras.losses.MeanSquaredError()(ab_true, ab_pred)
-    assert evidence.PhotoScores(L, ab_true, ab_pred).metric("mse") == pytest.approx(float(mse), rel=1e-5)
+    assert evidence.PhotoScores(L, ab_true, ab_pred).metric("mse") == pytest.approx(
+        float(mse), rel=1e-5
+    )
 
 
 def test_a_resample_equals_the_metric_of_the_repeated_photos():
@@ -43,7 +50,7 @@ def test_a_resample_equals_the_metric_of_the_repeated_photos():
         metrics.auc(ab_true[repeated], ab_pred[repeated], rebalanced=True), abs=1e-9
     )
     assert scores.metric("colorfulness", weights) == pytest.approx(
-        np.mean(metrics.colorfulness(evidence._to_rgb_uint8(L[repeated], ab_pred[repeated]))), rel=1e-12
+        np.mean(metrics.colorfulness(to_rgb(L[repeated], ab_pred[repeated]))), rel=1e-12
     )
 
 
@@ -56,28 +63,43 @@ def test_a_clearly_better_prediction_is_supported_and_noise_is_inconclusive():
     result = evidence.compare(close_scores, far_scores, "auc", resamples=200)
     assert result["low"] > 0
     assert evidence.verdict_for_difference(result["low"], result["high"])[0] == "supported"
-    assert evidence.verdict_for_difference(result["low"], result["high"], expected_sign=-1)[0] == "not supported"
-    # Two equally good predictions (independent noise of the same size): the interval straddles zero.
+    assert (
+        evidence.verdict_for_difference(result["low"], result["high"], expected_sign=-1)[0]
+        == "not supported"
+    )
+    # Two equally good predictions (independent noise of one size): the interval straddles zero.
     other = (ab_true + rng.normal(0, 3, ab_true.shape)).astype(np.float32)
-    tie = evidence.compare(close_scores, evidence.PhotoScores(L, ab_true, other), "psnr", resamples=200)
+    tie = evidence.compare(
+        close_scores, evidence.PhotoScores(L, ab_true, other), "psnr", resamples=200
+    )
     assert tie["low"] < 0 < tie["high"]
 
 
 def test_paired_resampling_is_narrower_than_unpaired_for_the_same_photos():
     L, ab_true = _photos(n=20)
     rng = np.random.default_rng(3)
-    scale = rng.uniform(0.2, 1.0, (20, 1, 1, 1)).astype(np.float32)  # photos differ a lot in difficulty
+    scale = rng.uniform(0.2, 1.0, (20, 1, 1, 1)).astype(
+        np.float32
+    )  # photos differ a lot in difficulty
     a = evidence.PhotoScores(L, ab_true, (scale * ab_true).astype(np.float32))
     b = evidence.PhotoScores(L, ab_true, (scale * 0.9 * ab_true).astype(np.float32))
     paired = evidence.compare(a, b, "psnr", resamples=300)
-    b_fewer = evidence.PhotoScores(L[:19], ab_true[:19], (scale[:19] * 0.9 * ab_true[:19]).astype(np.float32))
+    b_fewer = evidence.PhotoScores(
+        L[:19], ab_true[:19], (scale[:19] * 0.9 * ab_true[:19]).astype(np.float32)
+    )
     unpaired = evidence.compare(a, b_fewer, "psnr", resamples=300)
     assert paired["high"] - paired["low"] < 0.5 * (unpaired["high"] - unpaired["low"])
 
 
 def test_results_are_checked_and_written(tmp_path, monkeypatch):
     claims = evidence.Claims("nb", "cpu", train_photos=10, validation_photos=5)
-    claims.add_verdict("000", "a claim", "by eye", {"x": 1.0, "y": 1.02}, evidence.verdict_for_agreement(1.0, 1.02, 0.05))
+    claims.add_verdict(
+        "000",
+        "a claim",
+        "by eye",
+        {"x": 1.0, "y": 1.02},
+        evidence.verdict_for_agreement(1.0, 1.02, 0.05),
+    )
     monkeypatch.setenv(evidence.RESULTS_DIR_ENV, str(tmp_path / "out"))
     path = claims.write()
     assert path == tmp_path / "out" / "nb.json"
@@ -92,7 +114,12 @@ def test_results_are_checked_and_written(tmp_path, monkeypatch):
     with pytest.raises(ValueError) as error:
         evidence.load_results(path)
     message = str(error.value)
-    assert "nb.json" in message and "'x'" in message and "SUPPORTED" in message and "validation_photos" in message
+    assert (
+        "nb.json" in message
+        and "'x'" in message
+        and "SUPPORTED" in message
+        and "validation_photos" in message
+    )
 
 
 def test_notebook_mode_rejects_an_unknown_mode():
@@ -108,5 +135,7 @@ def test_unpaired_comparison_of_equal_sized_sets_is_explicit():
         evidence.compare(a, b, "psnr", paired=True)
     paired = evidence.compare(a, a, "psnr", resamples=50)
     unpaired = evidence.compare(a, a, "psnr", resamples=50, paired=False)
-    assert paired["low"] == paired["high"] == 0.0  # the same photos: every resample differs by exactly zero
+    assert (
+        paired["low"] == paired["high"] == 0.0
+    )  # the same photos: every resample differs by exactly zero
     assert unpaired["low"] < 0 < unpaired["high"]

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from colorization.training.initializers import initialize_bias_from_prior
 from colorization.models import eccv16
 from colorization.models import unet
+from colorization.training.initializers import initialize_bias_from_prior
 
 pytestmark = pytest.mark.core
 
@@ -21,7 +21,9 @@ def test_zero_kernel_head_outputs_the_prior(builder, layer_name, rng):
     assert layer.name == layer_name
     kernel, bias = layer.get_weights()
     layer.set_weights([np.zeros_like(kernel), bias])
-    probs = keras.ops.convert_to_numpy(model(rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32"), training=False))
+    probs = keras.ops.convert_to_numpy(
+        model(rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32"), training=False)
+    )
     expected = np.maximum(prior, 1e-8) / np.maximum(prior, 1e-8).sum()
     np.testing.assert_allclose(probs[0, 0, 0], expected, rtol=1e-4, atol=1e-9)
 

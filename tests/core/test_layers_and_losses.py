@@ -36,7 +36,11 @@ def _round_trip(model, tmp_path, inputs):
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(np.asarray(restored.predict(inputs, verbose=0)), np.asarray(model.predict(inputs, verbose=0)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(restored.predict(inputs, verbose=0)),
+        np.asarray(model.predict(inputs, verbose=0)),
+        atol=1e-6,
+    )
     return restored
 
 
@@ -70,7 +74,9 @@ def test_rebalanced_cross_entropy_matches_numpy(rng):
     loss = RebalancedCrossEntropy(class_weights=weights)
     np.testing.assert_allclose(float(loss(ab, probs)), per_pixel.mean(), rtol=1e-5)
     # Already-encoded targets give the same value; logits give the same value.
-    np.testing.assert_allclose(float(loss(targets.astype(np.float32), probs)), per_pixel.mean(), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(loss(targets.astype(np.float32), probs)), per_pixel.mean(), rtol=1e-5
+    )
     logits = np.log(probs)
     from_logits = RebalancedCrossEntropy(class_weights=weights, from_logits=True)
     np.testing.assert_allclose(float(from_logits(ab, logits)), per_pixel.mean(), rtol=1e-5)
@@ -104,8 +110,12 @@ def _numpy_coherence(y, y_hat):
 def test_gradient_coherence_matches_numpy_and_ignores_shifts(rng):
     y = rng.normal(0, 20, (2, 9, 7, 2)).astype(np.float32)
     y_hat = rng.normal(0, 20, (2, 9, 7, 2)).astype(np.float32)
-    np.testing.assert_allclose(float(GradientCoherenceLoss()(y, y_hat)), _numpy_coherence(y, y_hat), rtol=1e-5)
-    np.testing.assert_allclose(float(gradient_coherence(y, y_hat)), _numpy_coherence(y, y_hat), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(GradientCoherenceLoss()(y, y_hat)), _numpy_coherence(y, y_hat), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        float(gradient_coherence(y, y_hat)), _numpy_coherence(y, y_hat), rtol=1e-5
+    )
     assert float(GradientCoherenceLoss()(y, y + np.float32(13.0))) == pytest.approx(0.0, abs=1e-4)
 
 
@@ -115,20 +125,32 @@ def test_gradient_coherence_worked_example():
     truth = np.zeros((1, 4, 4, 2), np.float32)
     truth[:, :, 2:, 0] = 10.0
     expected = 3 * 10.0 / 9
-    np.testing.assert_allclose(float(GradientCoherenceLoss()(truth, np.zeros_like(truth))), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        float(GradientCoherenceLoss()(truth, np.zeros_like(truth))), expected, rtol=1e-6
+    )
 
 
 def test_color_regularizer_worked_examples(rng):
     z = np.array([[0.6, 0.3, 0.1, 0.0]], np.float32)
     # Refined mode on Z's mode -> 0; on a bin with Z = 0 -> 1; on 0.3 -> 1 - 0.3/0.6.
-    assert float(color_regularizer(z, np.array([[0.9, 0.05, 0.03, 0.02]], np.float32))) == pytest.approx(0, abs=1e-4)
-    assert float(color_regularizer(z, np.array([[0.05, 0.05, 0.1, 0.8]], np.float32))) == pytest.approx(1, abs=1e-4)
-    assert float(color_regularizer(z, np.array([[0.1, 0.8, 0.05, 0.05]], np.float32))) == pytest.approx(0.5, abs=1e-4)
+    assert float(
+        color_regularizer(z, np.array([[0.9, 0.05, 0.03, 0.02]], np.float32))
+    ) == pytest.approx(0, abs=1e-4)
+    assert float(
+        color_regularizer(z, np.array([[0.05, 0.05, 0.1, 0.8]], np.float32))
+    ) == pytest.approx(1, abs=1e-4)
+    assert float(
+        color_regularizer(z, np.array([[0.1, 0.8, 0.05, 0.05]], np.float32))
+    ) == pytest.approx(0.5, abs=1e-4)
     z = _softmax(rng.normal(0, 1, (3, 4, 313)))
     z_hat = _softmax(rng.normal(0, 1, (3, 4, 313)))
     f = _softmax(np.log(z_hat) / 0.01)
     expected = (1 - (z * f).sum(-1) / z.max(-1)).mean()
-    np.testing.assert_allclose(float(ColorRegularizer()(z.astype(np.float32), z_hat.astype(np.float32))), expected, rtol=1e-4)
+    np.testing.assert_allclose(
+        float(ColorRegularizer()(z.astype(np.float32), z_hat.astype(np.float32))),
+        expected,
+        rtol=1e-4,
+    )
 
 
 def _grad_wrt(fn, x):
@@ -158,7 +180,9 @@ def _grad_wrt(fn, x):
 
 def test_loss_gradients_are_finite_and_regularizer_stops_gradient_into_z(rng):
     y = rng.normal(0, 20, (1, 6, 6, 2)).astype(np.float32)
-    assert np.isfinite(_grad_wrt(lambda p: GradientCoherenceLoss()(y, p), y.copy())).all()  # zero difference
+    assert np.isfinite(
+        _grad_wrt(lambda p: GradientCoherenceLoss()(y, p), y.copy())
+    ).all()  # zero difference
     probs = _softmax(rng.normal(0, 1, (1, 6, 6, 313))).astype(np.float32)
     probs[..., :5] = 0.0
     assert np.isfinite(_grad_wrt(lambda p: RebalancedCrossEntropy()(y, p), probs)).all()
@@ -177,20 +201,28 @@ def _tiny_classifier(num_bins=313):
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_losses_train_in_model_fit_and_round_trip(rng, tmp_path, jit_compile):
     if jit_compile and keras.backend.backend() == "torch":
-        pytest.skip("jit_compile=True means torch.compile on torch: minutes of C++ compilation on a CPU; "
-                    "the losses' compilability is checked with XLA on TensorFlow and JAX")
+        pytest.skip(
+            "jit_compile=True means torch.compile on torch: minutes of C++ compilation on a CPU; "
+            "the losses' compilability is checked with XLA on TensorFlow and JAX"
+        )
     L = rng.uniform(0, 100, (4, 16, 16, 1)).astype(np.float32)
     ab = rng.normal(0, 25, (4, 16, 16, 2)).astype(np.float32)
     model = _tiny_classifier()
     weights = rng.uniform(0.5, 2, 313)
-    model.compile(optimizer="adam", loss=RebalancedCrossEntropy(class_weights=weights), jit_compile=jit_compile)
+    model.compile(
+        optimizer="adam",
+        loss=RebalancedCrossEntropy(class_weights=weights),
+        jit_compile=jit_compile,
+    )
     history = model.fit(L, ab, batch_size=2, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     path = tmp_path / "classifier.keras"
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(restored.loss.class_weights, weights.astype(np.float32))
-    np.testing.assert_allclose(restored.predict(L, verbose=0), model.predict(L, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        restored.predict(L, verbose=0), model.predict(L, verbose=0), atol=1e-6
+    )
 
     inputs = keras.Input((16, 16, 1))
     regression = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same")(inputs))
@@ -198,7 +230,16 @@ def test_losses_train_in_model_fit_and_round_trip(rng, tmp_path, jit_compile):
     assert np.isfinite(regression.fit(L, ab, epochs=1, verbose=0).history["loss"]).all()
 
 
-@pytest.mark.parametrize("loss", [RebalancedCrossEntropy(quantizer=ABQuantizer(neighbors=10)), GradientCoherenceLoss(target_interpolation="bilinear"), ColorRegularizer(temperature=0.05)])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        RebalancedCrossEntropy(quantizer=ABQuantizer(neighbors=10)),
+        GradientCoherenceLoss(target_interpolation="bilinear"),
+        ColorRegularizer(temperature=0.05),
+    ],
+)
 def test_losses_serialize(loss):
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss), safe_mode=True)
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(loss), safe_mode=True
+    )
     assert type(restored) is type(loss) and restored.get_config() == loss.get_config()

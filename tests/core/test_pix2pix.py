@@ -19,8 +19,8 @@ from colorization.models.pix2pix import patchgan_discriminator
 # training step included, are marked `core` and also run under
 # KERAS_BACKEND=jax and KERAS_BACKEND=torch.
 
-TINY_G = {"input_shape": (32, 32, 1), "num_downsamples": 5, "base_filters": 4}
-TINY_D = {"condition_shape": (32, 32, 1), "base_filters": 4}
+TINY_G = {"input_shape": (32, 32, 1), "num_downsamples": 5, "width": 4}
+TINY_D = {"input_shape": (32, 32, 1), "width": 4}
 
 
 def _trainable(model):
@@ -53,11 +53,18 @@ def _data(rng, size=32):
 
 
 def test_reference_256_generator_and_70x70_patchgan_counts():
-    generator = pix2pix_generator((256, 256, 3), num_downsamples=8, output_channels=3)
+    generator = pix2pix_generator((256, 256, 3), num_downsamples=8, head="rgb")
     assert _trainable(generator) == _unet_count(3, 3, 8) == 54_413_955  # authors' code: 54.414 M
-    discriminator = patchgan_discriminator((256, 256, 3), target_channels=3)
+    discriminator = patchgan_discriminator((256, 256, 3), head="rgb")
     # C64 (bias) - C128 - C256 - C512 (BN, no bias) - 1 (bias), 4x4 kernels, 6 input channels.
-    expected = 16 * 6 * 64 + 64 + 16 * (64 * 128 + 128 * 256 + 256 * 512) + 2 * (128 + 256 + 512) + 16 * 512 + 1
+    expected = (
+        16 * 6 * 64
+        + 64
+        + 16 * (64 * 128 + 128 * 256 + 256 * 512)
+        + 2 * (128 + 256 + 512)
+        + 16 * 512
+        + 1
+    )
     assert _trainable(discriminator) == expected == 2_768_705
     assert discriminator.output_shape == (None, 30, 30, 1)
 
@@ -66,8 +73,14 @@ def test_colorization_generator_128_has_seven_levels():
     generator = pix2pix_generator()
     assert generator.output_shape == (None, 128, 128, 2)
     assert _trainable(generator) == _unet_count(1, 2, 7) == 41_824_898
-    downs = [layer for layer in generator.layers if layer.name.startswith("down") and layer.name.endswith("_conv")]
-    assert [tuple(layer.kernel_size) + tuple(layer.strides) for layer in downs] == [(4, 4, 2, 2)] * 7
+    downs = [
+        layer
+        for layer in generator.layers
+        if layer.name.startswith("down") and layer.name.endswith("_conv")
+    ]
+    assert [tuple(layer.kernel_size) + tuple(layer.strides) for layer in downs] == [
+        (4, 4, 2, 2)
+    ] * 7
     assert patchgan_discriminator().output_shape == (None, 14, 14, 1)
 
 
@@ -82,13 +95,14 @@ def test_generator_structure_skips_and_dropout():
         shapes = [tuple(t.shape[1:3]) for t in layer.input]
         assert shapes[0] == shapes[1]
     assert not any(
-        isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith(("down1_", "down5_"))
+        isinstance(layer, keras.layers.BatchNormalization)
+        and layer.name.startswith(("down1_", "down5_"))
         for layer in generator.layers
     )
 
 
 def _numpy_conv_transpose_same(x, kernel, bias, stride=2):
-    """Keras's Conv2DTranspose(padding="same") in NumPy: the transpose of a strided cross-correlation.
+    """Keras' Conv2DTranspose(padding="same") in NumPy: a strided cross-correlation's transpose.
 
     Each input pixel (i, j) adds `x[i, j] @ kernel[a, b].T` at output
     (stride * i + a - pad, stride * j + b - pad), with pad = (k - stride) / 2;
@@ -101,7 +115,9 @@ def _numpy_conv_transpose_same(x, kernel, bias, stride=2):
     for a in range(size):
         for b in range(size):
             contribution = np.einsum("nhwc,oc->nhwo", x, kernel[a, b])
-            full[:, a : a + stride * height : stride, b : b + stride * width : stride] += contribution
+            full[:, a : a + stride * height : stride, b : b + stride * width : stride] += (
+                contribution
+            )
     return full[:, pad : pad + stride * height, pad : pad + stride * width] + bias
 
 
@@ -111,9 +127,13 @@ def test_generator_output_is_the_last_layer_on_the_outermost_skip(rng):
     generator = pix2pix_generator(**TINY_G)
     kinds = (("skip", ""), ("up", "_relu"), ("down", "_lrelu"))
     names = [f"{prefix}{j}{suffix}" for prefix, suffix in kinds for j in range(1, 5)]
-    probe = keras.Model(generator.input, [generator.get_layer(name).output for name in names] + [generator.output])
+    probe = keras.Model(
+        generator.input, [generator.get_layer(name).output for name in names] + [generator.output]
+    )
     L, _ = _data(rng)
-    values = dict(zip(names + ["ab"], (keras.ops.convert_to_numpy(v).astype(np.float64) for v in probe(L))))
+    values = dict(
+        zip(names + ["ab"], (keras.ops.convert_to_numpy(v).astype(np.float64) for v in probe(L)))
+    )
     # Skip j joins decoder block j with encoder block n - j (n = 5): same resolution, decoder first.
     for j in range(1, 5):
         expected = np.concatenate([values[f"up{j}_relu"], values[f"down{5 - j}_lrelu"]], axis=-1)
@@ -141,13 +161,17 @@ def test_gan_loss_terms_match_numpy(rng):
     np.testing.assert_allclose(float(real_term), _bce(1, real), rtol=1e-5)
     np.testing.assert_allclose(float(fake_term), _bce(0, fake), rtol=1e-5)
     np.testing.assert_allclose(float(total), 0.5 * (_bce(1, real) + _bce(0, fake)), rtol=1e-5)
-    np.testing.assert_allclose(float(generator_adversarial_loss(fake.astype("float32"))), _bce(1, fake), rtol=1e-5)
+    np.testing.assert_allclose(
+        float(generator_adversarial_loss(fake.astype("float32"))), _bce(1, fake), rtol=1e-5
+    )
     np.testing.assert_allclose(
         float(AdversarialBCE(label=0.0)(fake, fake.astype("float32"))), _bce(0, fake), rtol=1e-5
     )
     a, b = rng.normal(size=(2, 4, 4, 2)), rng.normal(size=(2, 4, 4, 2))
     np.testing.assert_allclose(
-        float(ScaledL1(scale=110.0)(a, b.astype("float32"))), np.mean(np.abs(a - b)) / 110.0, rtol=1e-5
+        float(ScaledL1(scale=110.0)(a, b.astype("float32"))),
+        np.mean(np.abs(a - b)) / 110.0,
+        rtol=1e-5,
     )
     for loss in (AdversarialBCE(label=0.9), ScaledL1(scale=128.0)):
         clone = keras.losses.deserialize(keras.losses.serialize(loss))
@@ -158,7 +182,10 @@ def test_gan_loss_terms_match_numpy(rng):
 # with SGD on plain functional models) and losses written here from their formulas, so it shares
 # neither the training step nor the loss functions with Pix2Pix.
 REFERENCE_LR = 0.5
-TINY_G_NO_DROPOUT = {**TINY_G, "dropout": 0.0}  # the reference step cannot replay Pix2Pix's dropout masks
+TINY_G_NO_DROPOUT = {
+    **TINY_G,
+    "dropout": 0.0,
+}  # the reference step cannot replay Pix2Pix's dropout masks
 
 
 def _reference_bce(labels, logits):
@@ -166,7 +193,9 @@ def _reference_bce(labels, logits):
     logits = keras.ops.cast(logits, "float32")
     labels = keras.ops.cast(labels, "float32")
     return keras.ops.mean(
-        keras.ops.maximum(logits, 0.0) - logits * labels + keras.ops.log1p(keras.ops.exp(-keras.ops.abs(logits)))
+        keras.ops.maximum(logits, 0.0)
+        - logits * labels
+        + keras.ops.log1p(keras.ops.exp(-keras.ops.abs(logits)))
     )
 
 
@@ -182,24 +211,38 @@ def _copy(network, builder, kwargs):
 
 def _reference_d_step(generator, discriminator, L, ab):
     """SGD on (BCE(1, D(L, ab)) + BCE(0, D(L, fake))) / 2 with fake = G(L) as a constant input."""
-    fake = keras.ops.convert_to_numpy(_copy(generator, pix2pix_generator, TINY_G_NO_DROPOUT)(L, training=True))
+    fake = keras.ops.convert_to_numpy(
+        _copy(generator, pix2pix_generator, TINY_G_NO_DROPOUT)(L, training=True)
+    )
     d = _copy(discriminator, patchgan_discriminator, TINY_D)
-    l_in, ab_in, fake_in = keras.Input((32, 32, 1)), keras.Input((32, 32, 2)), keras.Input((32, 32, 2))
+    l_in, ab_in, fake_in = (
+        keras.Input((32, 32, 1)),
+        keras.Input((32, 32, 2)),
+        keras.Input((32, 32, 2)),
+    )
     step = keras.Model([l_in, ab_in, fake_in], [d([l_in, ab_in]), d([l_in, fake_in])])
-    step.compile(keras.optimizers.SGD(REFERENCE_LR), loss=[_reference_bce] * 2, loss_weights=[0.5, 0.5])
+    step.compile(
+        keras.optimizers.SGD(REFERENCE_LR), loss=[_reference_bce] * 2, loss_weights=[0.5, 0.5]
+    )
     patches = (2,) + tuple(d.output_shape[1:])
-    loss = step.train_on_batch([L, ab, fake], [np.ones(patches, "float32"), np.zeros(patches, "float32")])
+    loss = step.train_on_batch(
+        [L, ab, fake], [np.ones(patches, "float32"), np.zeros(patches, "float32")]
+    )
     return float(np.ravel(loss)[0]), d, fake
 
 
 def _reference_g_step(generator, discriminator, L, ab):
-    """SGD of G on BCE(1, D(L, G(L))) + 100 * |ab - G(L)| / 110 against the given D (its update is discarded)."""
+    """SGD of G on BCE(1, D(L, G(L))) + 100 * |ab - G(L)| / 110 against a fixed D."""
     g = _copy(generator, pix2pix_generator, TINY_G_NO_DROPOUT)
     d = _copy(discriminator, patchgan_discriminator, TINY_D)
     l_in = keras.Input((32, 32, 1))
     fake = g(l_in)
     step = keras.Model(l_in, [fake, d([l_in, fake])])
-    step.compile(keras.optimizers.SGD(REFERENCE_LR), loss=[_reference_l1, _reference_bce], loss_weights=[100.0, 1.0])
+    step.compile(
+        keras.optimizers.SGD(REFERENCE_LR),
+        loss=[_reference_l1, _reference_bce],
+        loss_weights=[100.0, 1.0],
+    )
     patches = (2,) + tuple(d.output_shape[1:])
     loss = step.train_on_batch(L, [ab, np.ones(patches, "float32")])
     return float(np.ravel(loss)[0]), g
@@ -215,7 +258,7 @@ def _largest_relative_difference(updates, reference_updates):
 
 @pytest.mark.core
 def test_fit_step_is_d_on_the_detached_fake_then_g_against_the_updated_d(rng):
-    """One `fit` step equals a hand-built step: D on the detached fake first, then G judged by the new D.
+    """One `fit` step equals a hand-built one: D on the detached fake, then G judged by the new D.
 
     G's update matches the reference whose G loss uses the updated D (and is
     far from the one using the old D), and it matches a G step that sees no
@@ -223,7 +266,10 @@ def test_fit_step_is_d_on_the_detached_fake_then_g_against_the_updated_d(rng):
     against the reference losses and NumPy.
     """
     keras.utils.set_random_seed(1)
-    generator, discriminator = pix2pix_generator(**TINY_G_NO_DROPOUT), patchgan_discriminator(**TINY_D)
+    generator, discriminator = (
+        pix2pix_generator(**TINY_G_NO_DROPOUT),
+        patchgan_discriminator(**TINY_D),
+    )
     L, ab = _data(rng)
     g_before, d_before = _numpy_weights(generator), _numpy_weights(discriminator)
     d_loss, d_updated, fake = _reference_d_step(generator, discriminator, L, ab)
@@ -233,8 +279,14 @@ def test_fit_step_is_d_on_the_detached_fake_then_g_against_the_updated_d(rng):
     _, g_updated_by_old_d = _reference_g_step(generator, discriminator, L, ab)
 
     gan = Pix2Pix(generator, discriminator)
-    gan.compile(g_optimizer=keras.optimizers.SGD(REFERENCE_LR), d_optimizer=keras.optimizers.SGD(REFERENCE_LR))
-    logs = {k: v[0] for k, v in gan.fit(L, ab, batch_size=2, epochs=1, shuffle=False, verbose=0).history.items()}
+    gan.compile(
+        g_optimizer=keras.optimizers.SGD(REFERENCE_LR),
+        d_optimizer=keras.optimizers.SGD(REFERENCE_LR),
+    )
+    logs = {
+        k: v[0]
+        for k, v in gan.fit(L, ab, batch_size=2, epochs=1, shuffle=False, verbose=0).history.items()
+    }
 
     d_update = [a - b for a, b in zip(_numpy_weights(gan.discriminator), d_before)]
     d_reference = [a - b for a, b in zip(_numpy_weights(d_updated), d_before)]
@@ -250,7 +302,9 @@ def test_fit_step_is_d_on_the_detached_fake_then_g_against_the_updated_d(rng):
     np.testing.assert_allclose(logs["d_fake_loss"], 2 * d_loss - _bce(1, real_logits), rtol=1e-4)
     np.testing.assert_allclose(logs["g_loss"], g_loss, rtol=1e-5)
     np.testing.assert_allclose(logs["g_l1_loss"], np.mean(np.abs(ab - fake)) / 110.0, rtol=1e-5)
-    np.testing.assert_allclose(logs["g_gan_loss"], g_loss - 100.0 * logs["g_l1_loss"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        logs["g_gan_loss"], g_loss - 100.0 * logs["g_l1_loss"], rtol=1e-4, atol=1e-4
+    )
 
 
 @pytest.mark.core
@@ -265,13 +319,17 @@ def test_evaluate_matches_numpy_objective(rng):
     l1 = np.mean(np.abs(ab - fake)) / 110.0
     np.testing.assert_allclose(logs["g_l1_loss"], l1, rtol=1e-4)
     np.testing.assert_allclose(logs["g_loss"], _bce(1, fake_logits) + 10.0 * l1, rtol=1e-4)
-    np.testing.assert_allclose(logs["d_loss"], 0.5 * (_bce(1, real_logits) + _bce(0, fake_logits)), rtol=1e-4)
+    np.testing.assert_allclose(
+        logs["d_loss"], 0.5 * (_bce(1, real_logits) + _bce(0, fake_logits)), rtol=1e-4
+    )
 
 
 @pytest.mark.core
 def test_keras_round_trip_keeps_networks_and_optimizers(tmp_path, rng):
     gan = Pix2Pix(pix2pix_generator(**TINY_G), patchgan_discriminator(**TINY_D), l1_weight=50.0)
-    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.SGD(0.1, momentum=0.9)
+    )
     L, ab = _data(rng)
     gan.fit(L, ab, batch_size=2, verbose=0)
     path = tmp_path / "pix2pix.keras"
@@ -279,14 +337,21 @@ def test_keras_round_trip_keeps_networks_and_optimizers(tmp_path, rng):
     restored = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(restored, Pix2Pix) and restored.l1_weight == 50.0
     assert isinstance(restored.g_optimizer, keras.optimizers.Adam)
-    assert isinstance(restored.d_optimizer, keras.optimizers.SGD) and restored.d_optimizer.momentum == 0.9
+    assert (
+        isinstance(restored.d_optimizer, keras.optimizers.SGD)
+        and restored.d_optimizer.momentum == 0.9
+    )
     for network in ("generator", "discriminator"):
-        for a, b in zip(getattr(restored, network).get_weights(), getattr(gan, network).get_weights()):
+        for a, b in zip(
+            getattr(restored, network).get_weights(), getattr(gan, network).get_weights()
+        ):
             np.testing.assert_array_equal(a, b)
     for optimizer in ("g_optimizer", "d_optimizer"):
         saved = [keras.ops.convert_to_numpy(v) for v in getattr(gan, optimizer).variables]
         loaded = [keras.ops.convert_to_numpy(v) for v in getattr(restored, optimizer).variables]
-        assert int(saved[0]) == 1 and len(saved) == len(loaded)  # one step taken: iterations, then the slots
+        assert int(saved[0]) == 1 and len(saved) == len(
+            loaded
+        )  # one step taken: iterations, then the slots
         for a, b in zip(loaded, saved):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(
@@ -327,48 +392,70 @@ def test_batch_statistics_layer_normalises_over_the_test_batch_as_numpy(rng):
     mean, variance = x64.mean(axis=(0, 1, 2)), x64.var(axis=(0, 1, 2))
     expected = (x64 - mean) / np.sqrt(variance + 1e-5) * gamma + beta
     for training in (False, None):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=training)), expected, atol=1e-4)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.moving_mean), np.full(6, 7.0, "float32"))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.moving_variance), np.full(6, 0.5, "float32"))
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(layer(x, training=training)), expected, atol=1e-4
+        )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer.moving_mean), np.full(6, 7.0, "float32")
+    )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer.moving_variance), np.full(6, 0.5, "float32")
+    )
     # One image: instance normalisation, over its own pixels only.
     single = x64[:1]
-    expected_single = (single - single.mean(axis=(1, 2))) / np.sqrt(single.var(axis=(1, 2)) + 1e-5) * gamma + beta
+    expected_single = (single - single.mean(axis=(1, 2))) / np.sqrt(
+        single.var(axis=(1, 2)) + 1e-5
+    ) * gamma + beta
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x[:1])), expected_single, atol=1e-4)
     # Training mode is Keras's BatchNormalization: same output, moving statistics updated.
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=True)), expected, atol=1e-4)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.moving_mean), 0.99 * 7.0 + 0.01 * mean, rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x, training=True)), expected, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer.moving_mean), 0.99 * 7.0 + 0.01 * mean, rtol=1e-5
+    )
 
 
 @pytest.mark.core
 def test_generator_predict_uses_the_test_batch_statistics_and_keeps_the_moving_ones(rng):
-    """`predict` on one batch equals the training-mode forward pass (dropout off) and moves no statistics."""
+    """`predict` on one batch is the training-mode pass (dropout off) and moves no statistics."""
     generator = _with_moved_statistics(pix2pix_generator(**TINY_G_NO_DROPOUT), rng)
-    normalizations = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    assert len(normalizations) == 7 and all(isinstance(n, BatchStatisticsNormalization) for n in normalizations)
+    normalizations = [
+        layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert len(normalizations) == 7 and all(
+        isinstance(n, BatchStatisticsNormalization) for n in normalizations
+    )
     L = rng.uniform(0, 100, (4, 32, 32, 1)).astype("float32")
     before = _moving_statistics(generator)
     predicted = generator.predict(L, batch_size=4, verbose=0)
     called = keras.ops.convert_to_numpy(generator(L, training=False))
     for a, b in zip(_moving_statistics(generator), before):
         np.testing.assert_array_equal(a, b)
-    training_pass = keras.ops.convert_to_numpy(generator(L, training=True))  # updates the moving statistics
+    training_pass = keras.ops.convert_to_numpy(
+        generator(L, training=True)
+    )  # updates the moving statistics
     np.testing.assert_allclose(predicted, training_pass, atol=1e-3)
     np.testing.assert_allclose(called, training_pass, atol=1e-3)
     assert not all(np.array_equal(a, b) for a, b in zip(_moving_statistics(generator), before))
-    # Predicting photo by photo is instance normalisation: each output is its own training pass on one photo.
+    # Predicting photo by photo is instance normalisation: each output is a one-photo training pass.
     one_by_one = generator.predict(L, batch_size=1, verbose=0)
-    np.testing.assert_allclose(one_by_one[2:3], keras.ops.convert_to_numpy(generator(L[2:3], training=True)), atol=1e-3)
+    np.testing.assert_allclose(
+        one_by_one[2:3], keras.ops.convert_to_numpy(generator(L[2:3], training=True)), atol=1e-3
+    )
     assert np.abs(one_by_one - predicted).max() > 1e-2
 
 
 @pytest.mark.core
 def test_moving_statistics_option_keeps_keras_inference(rng):
-    generator = _with_moved_statistics(pix2pix_generator(**TINY_G_NO_DROPOUT, batch_statistics_at_inference=False), rng)
+    generator = _with_moved_statistics(
+        pix2pix_generator(**TINY_G_NO_DROPOUT, batch_statistics_at_inference=False), rng
+    )
     assert not any(isinstance(layer, BatchStatisticsNormalization) for layer in generator.layers)
     L = rng.uniform(0, 100, (4, 32, 32, 1)).astype("float32")
     inference = generator.predict(L, batch_size=4, verbose=0)
     assert np.abs(inference - keras.ops.convert_to_numpy(generator(L, training=True))).max() > 1e-2
-    # The same weights in a batch-statistics generator give the training pass (statistics now moved once more).
+    # The same weights in a batch-statistics generator give the training pass (statistics move).
     batch_statistics = pix2pix_generator(**TINY_G_NO_DROPOUT)
     batch_statistics.set_weights(generator.get_weights())
     np.testing.assert_allclose(
@@ -382,7 +469,9 @@ def test_moving_statistics_option_keeps_keras_inference(rng):
 def test_dropout_at_inference_is_a_separate_option(rng):
     L = rng.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
     deterministic = pix2pix_generator(**TINY_G)
-    np.testing.assert_array_equal(deterministic.predict(L, verbose=0), deterministic.predict(L, verbose=0))
+    np.testing.assert_array_equal(
+        deterministic.predict(L, verbose=0), deterministic.predict(L, verbose=0)
+    )
     noisy = pix2pix_generator(**TINY_G, dropout_at_inference=True)
     dropouts = [layer for layer in noisy.layers if isinstance(layer, keras.layers.Dropout)]
     assert len(dropouts) == 3 and all(isinstance(layer, InferenceDropout) for layer in dropouts)
@@ -397,7 +486,9 @@ def test_inference_options_round_trip_through_keras_files(tmp_path, rng):
         path = tmp_path / f"generator_{len(list(tmp_path.iterdir()))}.keras"
         generator.save(path)
         restored = keras.saving.load_model(path, safe_mode=True)
-        assert [type(layer) for layer in restored.layers] == [type(layer) for layer in generator.layers]
+        assert [type(layer) for layer in restored.layers] == [
+            type(layer) for layer in generator.layers
+        ]
         for a, b in zip(restored.get_weights(), generator.get_weights()):
             np.testing.assert_array_equal(a, b)
         if not options.get("dropout_at_inference"):
@@ -408,15 +499,18 @@ def test_inference_options_round_trip_through_keras_files(tmp_path, rng):
     gan.compile()
     gan.save(tmp_path / "gan.keras")
     restored = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
-    assert sum(isinstance(layer, BatchStatisticsNormalization) for layer in restored.generator.layers) == 7
+    assert (
+        sum(isinstance(layer, BatchStatisticsNormalization) for layer in restored.generator.layers)
+        == 7
+    )
     np.testing.assert_allclose(restored.predict(L, verbose=0), gan.predict(L, verbose=0), atol=1e-5)
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="divisible"):
+    with pytest.raises(ValueError, match="multiples of 32"):
         pix2pix_generator((48, 48, 1), num_downsamples=5)
-    with pytest.raises(ValueError, match="output_channels"):
-        pix2pix_generator(output_channels=1)
+    with pytest.raises(ValueError, match="head"):
+        pix2pix_generator(head="classification")
     with pytest.raises(ValueError, match="at least"):
         patchgan_discriminator((16, 16, 1))
     with pytest.raises(ValueError, match="two inputs"):

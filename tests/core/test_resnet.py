@@ -3,19 +3,19 @@
 import keras
 import numpy as np
 import pytest
+from kit import run
 
+from colorization.layers import apply_basic_block
+from colorization.layers import apply_bottleneck_block
+from colorization.layers import apply_conv_bn
+from colorization.layers import apply_l_normalization
 from colorization.models import resnet_colorizer
-from colorization.models.resnet import AB_SCALE
-from colorization.models.resnet import apply_basic_block
-from colorization.models.resnet import apply_conv_bn
-from colorization.models.resnet import apply_bottleneck_block
-from colorization.models.resnet import apply_l_normalization
 
 # Structure and parameter-count tests run on TensorFlow only (building the
 # reference-size networks is slow under eager JAX); the numerical ones are
 # marked `core` and also run under KERAS_BACKEND=jax.
 
-TINY = {"base_filters": 2, "stage_blocks": (1, 1, 1, 1)}
+TINY = {"width": 2, "stage_blocks": (1, 1, 1, 1)}
 
 
 def _trainable(model):
@@ -44,20 +44,18 @@ def test_bottleneck_block_identity_shortcut_when_shapes_match():
 def test_l_normalization_maps_l_range_to_unit_interval():
     inputs = keras.Input((1, 3, 1))
     model = keras.Model(inputs, apply_l_normalization(inputs))
-    out = keras.ops.convert_to_numpy(model(np.array([0.0, 50.0, 100.0], "float32").reshape(1, 1, 3, 1)))
+    out = keras.ops.convert_to_numpy(
+        model(np.array([0.0, 50.0, 100.0], "float32").reshape(1, 1, 3, 1))
+    )
     np.testing.assert_allclose(out.ravel(), [-1.0, 0.0, 1.0], atol=1e-6)
 
 
 def test_full_width_matches_resnet50_parameter_count():
     # torchvision's ResNet-50 has 25,557,032 parameters; drop the 2048->1000 classifier,
     # two of conv1's three 7x7x64 input channels, and add the 1x1 conv to ab.
-    model = resnet_colorizer((32, 32, 1), base_filters=64)
+    model = resnet_colorizer((32, 32, 1), width=64)
     expected = 25_557_032 - (2048 * 1000 + 1000) - 2 * 7 * 7 * 64 + (2048 * 2 + 2)
     assert _trainable(model) == expected
-
-
-def run(model, x):
-    return keras.ops.convert_to_numpy(model(x, training=False))
 
 
 def spread_pre_activations(model, L):
@@ -94,7 +92,7 @@ def test_keeps_resolution_everywhere_and_outputs_110_tanh(rng):
 
 @pytest.mark.core
 def test_rgb_output_option_is_half_tanh_plus_half(rng):
-    model = resnet_colorizer((32, 32, 1), output_channels=3, **TINY)
+    model = resnet_colorizer((32, 32, 1), head="rgb", **TINY)
     L = rng.uniform(0, 100, (1, 32, 32, 1)).astype("float32")
     pre = run(spread_pre_activations(model, L), L)
     assert np.abs(pre).max() > 2.0
@@ -106,10 +104,10 @@ def test_rgb_output_option_is_half_tanh_plus_half(rng):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"output_channels": 4}, "output_channels"),
+        ({"head": "classification"}, "head"),
         ({"input_shape": (32, 32, 3)}, "input_shape"),
         ({"stage_blocks": (3, 0)}, "stage_blocks"),
-        ({"base_filters": 0}, "base_filters"),
+        ({"width": 0}, "width"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
@@ -130,7 +128,10 @@ def test_strided_convolution_pads_symmetrically_like_pytorch(rng):
     x = rng.normal(size=(1, 6, 6, 1)).astype("float32")
     padded = np.pad(x[0, :, :, 0], 1)
     expected = np.array(
-        [[np.sum(padded[i : i + 3, j : j + 3] * kernel[:, :, 0, 0]) for j in range(0, 6, 2)] for i in range(0, 6, 2)]
+        [
+            [np.sum(padded[i : i + 3, j : j + 3] * kernel[:, :, 0, 0]) for j in range(0, 6, 2)]
+            for i in range(0, 6, 2)
+        ]
     )
     out = keras.ops.convert_to_numpy(model(x, training=False))[0, :, :, 0]
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)

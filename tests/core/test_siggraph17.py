@@ -1,8 +1,9 @@
-"""SIGGRAPH17 network and the release-compatible ECCV16 end: structure, counts, hints, subsampling, serialization."""
+"""SIGGRAPH17 and the release-compatible ECCV16 end: structure, counts, hints, saving."""
 
 import keras
 import numpy as np
 import pytest
+from kit import run
 
 from colorization.inference import colorize
 from colorization.models import siggraph17
@@ -11,12 +12,8 @@ from colorization.models.eccv16_release import eccv16_release
 pytestmark = pytest.mark.core
 
 
-def run(model, x):
-    return keras.ops.convert_to_numpy(model(x, training=False))
-
-
 def siggraph17_param_count(classes=529):
-    """Parameters of the released SIGGRAPHGenerator by hand (BatchNorm: gamma, beta, mean, variance)."""
+    """Parameters of the released SIGGRAPHGenerator by hand (BatchNorm: 4 vectors each)."""
     conv = lambda c_in, c_out, k=3: c_in * c_out * k * k + c_out  # noqa: E731
     bn = lambda c: 4 * c  # noqa: E731
     total = conv(4, 64) + conv(64, 64) + bn(64)
@@ -24,7 +21,9 @@ def siggraph17_param_count(classes=529):
     total += conv(128, 256) + 2 * conv(256, 256) + bn(256)
     total += conv(256, 512) + 2 * conv(512, 512) + bn(512)
     total += 3 * (3 * conv(512, 512) + bn(512))  # blocks 5, 6 (dilated) and 7
-    total += conv(512, 256, 4) + conv(256, 256) + 2 * conv(256, 256) + bn(256)  # up, shortcut, 2 convs
+    total += (
+        conv(512, 256, 4) + conv(256, 256) + 2 * conv(256, 256) + bn(256)
+    )  # up, shortcut, 2 convs
     total += conv(256, 128, 4) + conv(128, 128) + conv(128, 128) + bn(128)
     total += conv(128, 128, 4) + conv(64, 128) + conv(128, 128)
     total += conv(128, 2, 1)
@@ -32,11 +31,19 @@ def siggraph17_param_count(classes=529):
 
 
 def test_released_parameter_count_and_shapes():
-    model = siggraph17(class_output=True, hints=True)
+    model = siggraph17(head="regression_and_classification", hints=True)
     assert model.count_params() == siggraph17_param_count() == 34_192_787
     assert [tuple(o.shape) for o in model.outputs] == [(None, 256, 256, 2), (None, 64, 64, 529)]
-    sizes = {"conv1_2": 256, "conv2_2": 128, "conv3_3": 64, "conv4_3": 32, "conv7_3": 32,
-             "conv8_1": 64, "conv9_1": 128, "conv10_1": 256}
+    sizes = {
+        "conv1_2": 256,
+        "conv2_2": 128,
+        "conv3_3": 64,
+        "conv4_3": 32,
+        "conv7_3": 32,
+        "conv8_1": 64,
+        "conv9_1": 128,
+        "conv10_1": 256,
+    }
     for name, size in sizes.items():
         assert model.get_layer(name).output.shape[1] == size, name
     assert model.get_layer("conv5_1").dilation_rate == (2, 2)
@@ -45,14 +52,18 @@ def test_released_parameter_count_and_shapes():
 
 def test_automatic_variant_has_the_same_weights_and_one_input():
     automatic = siggraph17(input_shape=(32, 32, 1), width=4)
-    interactive = siggraph17(input_shape=(32, 32, 1), width=4, hints=True, class_output=True)
+    interactive = siggraph17(
+        input_shape=(32, 32, 1), width=4, hints=True, head="regression_and_classification"
+    )
     assert len(automatic.inputs) == 1 and automatic.output_shape == (None, 32, 32, 2)
-    shapes = lambda m: [(w.path, tuple(w.shape)) for w in m.weights if "conv8_classes" not in w.path]  # noqa: E731
+    shapes = lambda m: [
+        (w.path, tuple(w.shape)) for w in m.weights if "conv8_classes" not in w.path
+    ]  # noqa: E731
     assert shapes(automatic) == shapes(interactive)
 
 
 def test_subsampling_keeps_every_second_pixel(rng):
-    # The release slices [:, :, ::2, ::2] between blocks; the model does it with a 1x1 pooling of stride 2.
+    # The release slices [:, :, ::2, ::2] between blocks; the model uses a 1x1 pooling of stride 2.
     model = siggraph17(input_shape=(32, 32, 1), width=4)
     for block in ("conv1_2_sub", "conv2_2_sub", "conv3_3_sub"):
         layer = model.get_layer(block)
@@ -79,21 +90,27 @@ def test_automatic_mode_is_the_interactive_network_without_hints(rng):
 
 
 def test_bad_shapes_are_named():
-    with pytest.raises(ValueError, match="multiple of 8"):
+    with pytest.raises(ValueError, match="multiples of 8"):
         siggraph17(input_shape=(36, 32, 1))
     with pytest.raises(ValueError, match=r"\(height, width, 1\)"):
         siggraph17(input_shape=(32, 32, 3))
 
 
 def test_hint_model_with_class_branch_round_trips(rng, tmp_path):
-    model = siggraph17(input_shape=(None, None, 1), width=4, hints=True, class_output=True)
-    inputs = [rng.uniform(0, 100, (1, 24, 40, 1)).astype(np.float32),
-              rng.normal(0, 20, (1, 24, 40, 2)).astype(np.float32),
-              (rng.uniform(size=(1, 24, 40, 1)) < 0.2).astype(np.float32)]
+    model = siggraph17(
+        input_shape=(None, None, 1), width=4, hints=True, head="regression_and_classification"
+    )
+    inputs = [
+        rng.uniform(0, 100, (1, 24, 40, 1)).astype(np.float32),
+        rng.normal(0, 20, (1, 24, 40, 2)).astype(np.float32),
+        (rng.uniform(size=(1, 24, 40, 1)) < 0.2).astype(np.float32),
+    ]
     model.save(tmp_path / "s.keras")
     restored = keras.saving.load_model(tmp_path / "s.keras", safe_mode=True)
     for a, b in zip(restored(inputs, training=False), model(inputs, training=False)):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-5)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-5
+        )
     probs = keras.ops.convert_to_numpy(model(inputs, training=False)[1])
     assert probs.shape == (1, 6, 10, 529)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
@@ -107,7 +124,7 @@ def test_automatic_model_colorizes_any_size(photo_rgb):
 
 def test_release_ecc16_end_is_the_expectation_over_the_bins(reference_bins):
     # Logits that single out one bin make the release's output that bin's colour everywhere
-    # (softmax -> fixed projection / 110 -> x4 bilinear -> x110), checked against the reference table.
+    # (softmax -> fixed projection / 110 -> x4 bilinear -> x110), against the reference table.
     model = eccv16_release(input_shape=(32, 32, 1), width=4)
     conv = model.get_layer("conv8_313")
     kernel, bias = conv.get_weights()
@@ -121,7 +138,7 @@ def test_release_ecc16_end_is_the_expectation_over_the_bins(reference_bins):
 
 
 def test_release_ecc16_logit_scale_anneals_the_distribution(reference_bins):
-    # Two bins with logits 0 and 1: softmax(s * logits) weighs them 1 : e^s (Zhang et al. eq. 5 with T = 1/s).
+    # Two bins with logits 0 and 1: softmax(s * logits) weighs them 1 : e^s (Zhang eq. 5, T = 1/s).
     model = eccv16_release(input_shape=(32, 32, 1), width=4, logit_scale=2.606)
     conv = model.get_layer("conv8_313")
     kernel, bias = conv.get_weights()
@@ -132,5 +149,5 @@ def test_release_ecc16_logit_scale_anneals_the_distribution(reference_bins):
     expected = (1 - w) * reference_bins[100] + w * reference_bins[250]
     out = run(model, np.full((1, 32, 32, 1), 50.0, np.float32))
     np.testing.assert_allclose(out[0, 5, 5], expected, atol=1e-3)
-    with pytest.raises(ValueError, match="logit_scale and ab_scale must be positive"):
+    with pytest.raises(ValueError, match="Received: logit_scale=0"):
         eccv16_release(logit_scale=0)
