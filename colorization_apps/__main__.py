@@ -1,4 +1,4 @@
-"""`python -m colorization {colorize,evaluate,demo} ...`; see `colorization_apps.cli`."""
+"""`python -m colorization_apps {colorize,evaluate,demo} ...`: the `colorization` command."""
 
 import sys
 

@@ -1,28 +1,19 @@
 """Command line: `colorize`, `evaluate` and `demo`.
 
-    python -m colorization colorize photos/ old/*.png -o out/ --model model.keras [--batch-size 16]
-    python -m colorization evaluate --model model.keras --data shards/ [--json scores.json]
-    python -m colorization demo [--out outputs/demo] [--epochs N] [--fast]
+    colorization colorize photos/ old/*.png -o out/ --model model.keras [--batch-size 16]
+    colorization evaluate --model model.keras --data shards/ [--json scores.json]
+    colorization demo [--out outputs/demo] [--epochs N] [--fast]
 
-`colorize` is also installed as its own console script (`colorize IN... -o
-OUTDIR --model MODEL.keras`, or `--pretrained eccv16|siggraph17` for Zhang et
-al.'s released weights, downloaded once or read from `--weights FILE.pth`).
-Its inputs are image files, folders (their image files, by extension) and
-glob patterns (`"scans/**/*.tif"`, expanded here when the shell did not).
-Photos go through the model in batches of `--batch-size`; with more than one
-input a progress bar with an ETA runs on stderr (plain lines when stderr is
-not a terminal), and a summary ends the run: how many were colorized, how
-many skipped and why, and the time taken.
+`python -m colorization_apps` is the same command. `colorize` is also its own
+console script (`colorize IN... -o OUTDIR --model MODEL.keras`, or
+`--pretrained eccv16|siggraph17` for Zhang et al.'s released weights). Inputs
+are image files, folders (their image files, by extension) and glob patterns.
+Every input is attempted: a failure is one `error:` line naming the path and
+the cause; the exit code is 1 when any input failed, 2 when nothing could run.
 
-Every input is attempted: a missing or unreadable file, or an output that
-cannot be written, is one line on stderr naming the path and the cause, and
-the others are still processed; the exit code is 1 when any input failed, 2
-when nothing could run (bad arguments, a model that cannot be loaded, an
-output folder that cannot be created).
-
-Help and argument errors answer before TensorFlow or Keras is imported;
-the frameworks' start-up logs are hidden unless `--verbose`
-(`colorization_apps.console`).
+This module imports only the standard library at module level: Keras and
+TensorFlow load when a command runs, so `--help` and argument errors answer
+at once.
 """
 
 import argparse
@@ -34,13 +25,17 @@ import pathlib
 import sys
 import time
 
+from colorization.constants import ZHANG_TEMPERATURE
 from colorization_apps import console
 from colorization_apps import reporting
 
 EXIT_INPUT_ERROR = 1
 EXIT_FATAL = 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-RESIZE_CHOICES = ("bicubic_rgb", "bilinear_l")  # inference.RESIZE_MODES, named here so --help needs no Keras
+RESIZE_CHOICES = (
+    "bicubic_rgb",
+    "bilinear_l",
+)  # inference.RESIZE_MODES, named here so --help needs no Keras
 PRECISION_CHOICES = ("float32", "bfloat16")
 
 
@@ -57,10 +52,6 @@ class Skipped(ValueError):
     def __init__(self, path, reason, detail=None):
         self.path, self.reason, self.detail = str(path), reason, detail
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
-
-
-def _error(message):
-    console.error(message)
 
 
 # Inputs and outputs
@@ -97,7 +88,13 @@ def expand_inputs(arguments):
         if path.is_dir():
             found = _image_files_in(path)
             if not found:
-                skipped.append(Skipped(path, "folder holds no image files", f"looked for {', '.join(IMAGE_SUFFIXES)}"))
+                skipped.append(
+                    Skipped(
+                        path,
+                        "folder holds no image files",
+                        f"looked for {', '.join(IMAGE_SUFFIXES)}",
+                    )
+                )
             for item in found:
                 add(item)
         elif path.exists():
@@ -125,7 +122,9 @@ def prepare_output_folder(path):
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         cause = error.strerror or type(error).__name__
-        where = f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+        where = (
+            f" ({error.filename})" if error.filename and str(error.filename) != str(path) else ""
+        )
         raise Skipped(path, f"cannot create output folder: {cause.lower()}{where}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise Skipped(path, "cannot write into output folder: permission denied")
@@ -133,7 +132,7 @@ def prepare_output_folder(path):
 
 
 def read_image(path):
-    """Reads an image file as uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; raises `Skipped`."""
+    """Reads an image as uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA; raises `Skipped`."""
     import numpy as np
     from PIL import Image
     from PIL import ImageOps
@@ -172,7 +171,9 @@ def load_model(path):
     """Loads a `.keras` colorization model safely, or raises ValueError naming the file."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise ValueError(f"model file not found: {path}" if not path.exists() else f"model is not a file: {path}")
+        raise ValueError(
+            f"model file not found: {path}" if not path.exists() else f"model is not a file: {path}"
+        )
     import keras
 
     import colorization.layers  # noqa: F401  (registers the library's layers, losses and models)
@@ -192,7 +193,7 @@ def load_model(path):
 
 
 def load_pretrained(name, weights=None, verify=True):
-    """Zhang et al.'s released `name` model (downloaded, or read from `weights`); errors as ValueError.
+    """Zhang et al.'s released `name` model (downloaded, or read from `weights`), or ValueError.
 
     `verify=False` skips the checksum of a `weights` file (`--no-verify`).
     """
@@ -212,41 +213,79 @@ def _colorize_parser(prog):
         prog=prog,
         description="Colorize grey (or colour, turned grey first) photographs at full resolution.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="IN",
-                        help="image files, folders (their image files) or glob patterns such as 'scans/**/*.jpg'")
-    parser.add_argument("-o", "--output", "--out", dest="output", required=True, metavar="OUTDIR",
-                        help="folder for the colorized PNGs (created if needed)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IN",
+        help="image files, folders (their image files) or glob patterns such as 'scans/**/*.jpg'",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        "--out",
+        dest="output",
+        required=True,
+        metavar="OUTDIR",
+        help="folder for the colorized PNGs (created if needed)",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", metavar="MODEL.keras", help="a trained colorization model")
-    source.add_argument("--pretrained", choices=("eccv16", "siggraph17"),
-                        help="Zhang et al.'s released weights (downloaded once; needs PyTorch: the `pretrained` extra)")
-    parser.add_argument("--weights", metavar="FILE.pth",
-                        help="with --pretrained: a local copy of the released weights file instead of downloading")
-    parser.add_argument("--no-verify", action="store_true",
-                        help="with --pretrained: skip the SHA-256 check of the weights file (for your own state dicts)")
-    parser.add_argument("--temperature", type=float, default=0.38,
-                        help="annealed-mean temperature for classification models (default 0.38)")
-    parser.add_argument("--batch-size", type=int, default=8, metavar="N",
-                        help="photos per forward pass (default 8)")
-    parser.add_argument("--resize", choices=RESIZE_CHOICES, default=None,
-                        help="how the network input is made: bicubic_rgb resizes the RGB photo then takes L "
-                             "(the authors' release procedure), bilinear_l resizes L (default: bicubic_rgb for "
-                             "Zhang et al.'s released networks, bilinear_l for the others)")
-    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="float32",
-                        help="float32 (default) gives the release's pictures; bfloat16 computes the convolutions in "
-                             "16 bits: several times faster on GPUs and on CPUs with AMX or AVX-512 BF16, colours "
-                             "within a few levels of float32's")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print every file written and the frameworks' own logs")
+    source.add_argument(
+        "--pretrained",
+        choices=("eccv16", "siggraph17"),
+        help="Zhang et al.'s released weights (downloaded once; PyTorch reads them: the "
+        "`pretrained` extra)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE.pth",
+        help="with --pretrained: a local copy of the released weights file instead of downloading",
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="with --pretrained: skip the weights file's SHA-256 check (for your own state dicts)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=ZHANG_TEMPERATURE,
+        help=f"annealed-mean temperature for classification models (default {ZHANG_TEMPERATURE})",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=8, metavar="N", help="photos per forward pass (default 8)"
+    )
+    parser.add_argument(
+        "--resize",
+        choices=RESIZE_CHOICES,
+        default=None,
+        help="how the network input is made: bicubic_rgb resizes the RGB photo then takes L "
+        "(the authors' release procedure), bilinear_l resizes L (default: bicubic_rgb for "
+        "Zhang et al.'s released networks, bilinear_l for the others)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="float32",
+        help="float32 (default) gives the release's pictures; bfloat16 computes the convolutions "
+        "in 16 bits: faster on GPUs and on CPUs with AMX or AVX-512 BF16, colours within a few "
+        "levels of float32's",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every file written and the frameworks' own logs",
+    )
     return parser
 
 
 def _check_colorize_arguments(args):
     """Argument errors that need no framework; returns a message or None."""
     if not args.temperature > 0:
-        return f"--temperature must be > 0; received {args.temperature}"
+        return f"--temperature must be > 0. Received: temperature={args.temperature}"
     if args.batch_size < 1:
-        return f"--batch-size must be >= 1; received {args.batch_size}"
+        return f"--batch-size must be >= 1. Received: batch_size={args.batch_size}"
     if args.weights and not args.pretrained:
         return "--weights goes with --pretrained eccv16|siggraph17"
     if args.no_verify and not args.pretrained:
@@ -277,19 +316,21 @@ def colorize_command(args):
     start = time.monotonic()
     problem = _check_colorize_arguments(args)
     if problem:
-        _error(problem)
+        console.error(problem)
         return EXIT_FATAL
     inputs, skipped = expand_inputs(args.inputs)
     for item in skipped:
-        _error(str(item))
+        console.error(str(item))
     total = len(inputs) + len(skipped)
     if not inputs:
-        _error(f"nothing to colorize: none of the {len(args.inputs)} input argument(s) names an image file")
+        console.error(
+            f"nothing to colorize: none of the {len(args.inputs)} input argument(s) names an image"
+        )
         return EXIT_FATAL
     try:
         out_dir = prepare_output_folder(args.output)
     except Skipped as error:
-        _error(str(error))
+        console.error(str(error))
         return EXIT_FATAL
     with console.framework_logs_hidden(args.verbose):
         return _colorize_files(args, inputs, skipped, total, out_dir, start)
@@ -306,7 +347,7 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
     except ValueError as error:
         # The library's weight-file errors say what is wrong on their first line, details after.
         summary, _, details = str(error).partition("\n")
-        _error(summary)
+        console.error(summary)
         if args.verbose and details.strip():
             print(details.strip(), file=sys.stderr, flush=True)
         return EXIT_FATAL
@@ -318,7 +359,7 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
         try:
             model = mixed_precision_copy(model, "mixed_bfloat16")
         except ValueError as error:
-            _error(f"--precision bfloat16: {error}")
+            console.error(f"--precision bfloat16: {error}")
             return EXIT_FATAL
     loaded = time.monotonic()
     options = {"temperature": args.temperature, "batch_size": args.batch_size}
@@ -347,12 +388,23 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
                 continue
             target = _output_path(out_dir, source, used)
             if target.resolve() == pathlib.Path(source).resolve():
-                report(Skipped(source, "output would overwrite its input", f"choose another -o than {out_dir}"))
+                report(
+                    Skipped(
+                        source,
+                        "output would overwrite its input",
+                        f"choose another -o than {out_dir}",
+                    )
+                )
                 continue
             try:
                 Image.fromarray(result).save(target)
             except OSError as error:
-                report(Skipped(target, f"cannot write output: {(error.strerror or type(error).__name__).lower()}"))
+                report(
+                    Skipped(
+                        target,
+                        f"cannot write output: {(error.strerror or type(error).__name__).lower()}",
+                    )
+                )
                 continue
             done += 1
             if args.verbose:
@@ -362,36 +414,57 @@ def _colorize_files(args, inputs, skipped, total, out_dir, start):
     progress.close()
     elapsed = time.monotonic() - start
     working = time.monotonic() - loaded
-    rate = f", {done / working:.2f} images/s after {format_seconds(loaded - start)} loading the model" if done else ""
-    print(f"colorized {done} of {total} images into {out_dir} in {format_seconds(elapsed)}{rate}", flush=True)
+    loading = console.format_duration(loaded - start)
+    rate = f", {done / working:.2f} images/s after {loading} loading the model" if done else ""
+    took = console.format_duration(elapsed)
+    print(
+        f"colorized {done} of {total} images into {out_dir} in {took}{rate}",
+        flush=True,
+    )
     if failures:
         reasons = collections.Counter(problem.reason for problem in failures)
-        print(f"skipped {len(failures)}: " + ", ".join(f"{count} {reason}" for reason, count in reasons.items()),
-              flush=True)
+        print(
+            f"skipped {len(failures)}: "
+            + ", ".join(f"{count} {reason}" for reason, count in reasons.items()),
+            flush=True,
+        )
     return EXIT_INPUT_ERROR if failures else 0
-
-
-def format_seconds(seconds):
-    """`12.3 s`, or the `console.format_duration` form from a minute on."""
-    return f"{seconds:.1f} s" if seconds < 60 else console.format_duration(seconds)
 
 
 # evaluate
 
 
 def _evaluate_parser(prog):
-    parser = argparse.ArgumentParser(prog=prog, description="Score a model and the grey baseline on TFRecord shards.")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Score a model and the grey baseline on TFRecord shards."
+    )
     parser.add_argument("--model", required=True, metavar="MODEL.keras")
-    parser.add_argument("--data", required=True, metavar="DIR", help="a shard folder written by data_pipeline.write_shards")
-    parser.add_argument("--split", default=None, help="the split to read (default: the folder's only/validation split)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR",
+        help="a shard folder written by data_pipeline.write_shards",
+    )
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="the split to read (default: the folder's only/validation split)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--temperature", type=float, default=0.38)
-    parser.add_argument("--prior", metavar="PRIOR.npy",
-                        help="a training bin prior (313,): adds auc_rebalanced_training_prior, the inverse-prior "
-                             "form (auc_rebalanced always weights by the evaluated pixels' own colour distribution)")
+    parser.add_argument("--temperature", type=float, default=ZHANG_TEMPERATURE)
+    parser.add_argument(
+        "--prior",
+        metavar="PRIOR.npy",
+        help="a training bin prior (313,): adds auc_rebalanced_training_prior, the inverse-prior "
+        "form (auc_rebalanced always weights by the evaluated pixels' own colour distribution)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the grey baseline")
-    parser.add_argument("--json", metavar="FILE", help="where to write the scores (default: evaluation.json)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the frameworks' own logs")
+    parser.add_argument(
+        "--json", metavar="FILE", help="where to write the scores (default: evaluation.json)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the frameworks' own logs"
+    )
     return parser
 
 
@@ -399,13 +472,13 @@ def evaluate_command(args):
     """Runs `evaluate` on parsed arguments; returns the exit code."""
     data = pathlib.Path(args.data)
     if not pathlib.Path(args.model).exists():
-        _error(f"model file not found: {args.model}")
+        console.error(f"model file not found: {args.model}")
         return EXIT_FATAL
     if not data.is_dir():
-        _error(f"data folder not found: {data}")
+        console.error(f"data folder not found: {data}")
         return EXIT_FATAL
     if args.prior and not pathlib.Path(args.prior).is_file():
-        _error(f"prior file not found: {args.prior}")
+        console.error(f"prior file not found: {args.prior}")
         return EXIT_FATAL
     with console.framework_logs_hidden(args.verbose):
         return _evaluate(args, data)
@@ -419,12 +492,14 @@ def _evaluate(args, data):
     try:
         import data_pipeline
     except ImportError as error:
-        _error(f"`evaluate` reads shards with the `data_pipeline` package, which cannot be imported: {error}")
+        console.error(
+            f"`evaluate` reads shards with `data_pipeline`, which cannot be imported: {error}"
+        )
         return EXIT_FATAL
     try:
         model = load_model(args.model)
     except ValueError as error:
-        _error(str(error))
+        console.error(str(error))
         return EXIT_FATAL
     read_kwargs = {"batch_size": args.batch_size}
     if args.split is not None:
@@ -434,16 +509,20 @@ def _evaluate(args, data):
     except TypeError:
         dataset = data_pipeline.read_shards(str(data), **read_kwargs)
     except Exception as error:
-        _error(f"cannot read shards from {data}: {error}")
+        console.error(f"cannot read shards from {data}: {error}")
         return EXIT_FATAL
     prior = None
     if args.prior:
         try:
             prior = np.load(args.prior)
         except Exception as error:
-            _error(f"cannot read prior {args.prior}: {error}")
+            console.error(f"cannot read prior {args.prior}: {error}")
             return EXIT_FATAL
-    rows = {pathlib.Path(args.model).stem: metrics.evaluate(model, dataset, temperature=args.temperature, prior=prior)}
+    rows = {
+        pathlib.Path(args.model).stem: metrics.evaluate(
+            model, dataset, temperature=args.temperature, prior=prior
+        )
+    }
     if not args.no_baseline:
         rows["grey baseline (ab = 0)"] = metrics.evaluate_grey_baseline(dataset, prior=prior)
     print(reporting.format_table(rows))
@@ -458,7 +537,9 @@ def _evaluate(args, data):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(payload, indent=2) + "\n")
     except OSError as error:
-        _error(f"{target}: cannot write the scores: {(error.strerror or type(error).__name__).lower()}")
+        console.error(
+            f"{target}: cannot write the scores: {(error.strerror or type(error).__name__).lower()}"
+        )
         return EXIT_FATAL
     print(f"scores written to {target}")
     return 0
@@ -467,13 +548,15 @@ def _evaluate(args, data):
 # entry points
 
 USAGE = (
-    "usage: python -m colorization {colorize,evaluate,demo} ...\n\n"
-    "  colorize IN... -o OUTDIR (--model MODEL.keras | --pretrained eccv16|siggraph17 [--weights FILE.pth])\n"
+    "usage: colorization {colorize,evaluate,demo} ...\n\n"
+    "  colorize IN... -o OUTDIR (--model MODEL.keras\n"
+    "                           | --pretrained eccv16|siggraph17 [--weights FILE.pth])\n"
     "           [--batch-size N] [--resize bicubic_rgb|bilinear_l] [--temperature T] [--verbose]\n"
     "           IN: image files, folders, glob patterns\n"
     "  evaluate --model MODEL.keras --data DIR [--json FILE]\n"
     "  demo [--out outputs/demo] [--epochs N] [--fast]\n\n"
-    "`python -m colorization COMMAND --help` describes each command."
+    "`colorization COMMAND --help` describes each command; `python -m colorization_apps` is the\n"
+    "same command."
 )
 
 
@@ -482,12 +565,17 @@ def _guarded(command, args):
     try:
         return command(args)
     except KeyboardInterrupt:
-        _error("interrupted")
+        console.error("interrupted")
         return 130
     except Exception as error:
-        if getattr(args, "verbose", False) or (isinstance(args, list) and {"-v", "--verbose"} & set(args)):
+        if getattr(args, "verbose", False) or (
+            isinstance(args, list) and {"-v", "--verbose"} & set(args)
+        ):
             raise
-        _error(f"unexpected {type(error).__name__}: {error} (run again with --verbose for the traceback)")
+        console.error(
+            f"unexpected {type(error).__name__}: {error} "
+            "(run again with --verbose for the traceback)"
+        )
         return EXIT_FATAL
 
 
@@ -498,7 +586,9 @@ def _closed_pipe_is_quiet(entry):
         try:
             return entry(argv)
         except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's advice for SIGPIPE
+            os.dup2(
+                os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+            )  # Python's advice for SIGPIPE
             return EXIT_INPUT_ERROR
 
     run.__name__, run.__doc__ = entry.__name__, entry.__doc__
@@ -514,7 +604,7 @@ def colorize_main(argv=None):
 
 @_closed_pipe_is_quiet
 def main(argv=None):
-    """`python -m colorization {colorize,evaluate,demo} ...`."""
+    """Console script `colorization {colorize,evaluate,demo} ...`; `python -m colorization_apps`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"colorize", "evaluate", "demo"}
     if not argv or argv[0] in ("-h", "--help"):
@@ -522,13 +612,17 @@ def main(argv=None):
         return 0 if argv else EXIT_FATAL
     if argv[0] not in commands:
         print(USAGE, file=sys.stderr)
-        _error(f"unknown command {argv[0]!r}")
+        console.error(f"unknown command {argv[0]!r}")
         return EXIT_FATAL
     command, rest = argv[0], argv[1:]
     if command == "colorize":
-        return _guarded(colorize_command, _colorize_parser("python -m colorization colorize").parse_args(rest))
+        return _guarded(
+            colorize_command, _colorize_parser("colorization colorize").parse_args(rest)
+        )
     if command == "evaluate":
-        return _guarded(evaluate_command, _evaluate_parser("python -m colorization evaluate").parse_args(rest))
+        return _guarded(
+            evaluate_command, _evaluate_parser("colorization evaluate").parse_args(rest)
+        )
     from colorization_apps import demo
 
     return _guarded(demo.main, rest)

@@ -1,14 +1,10 @@
-"""What the command line shows on a terminal: one-line errors, a progress bar, and no framework chatter.
+"""What the command line shows on a terminal: one-line errors, a progress bar, no framework logs.
 
-TensorFlow 2.21 and XLA log from C++ through Abseil before Python can
-configure anything: `WARNING: All log messages before absl::InitializeLog()
-...`, `I0000 ... oneDNN custom operations are on`, `E0000 ... failed call to
-cuInit` on machines without a GPU, and `XLA service ... initialized` at the
-first compilation. `TF_CPP_MIN_LOG_LEVEL` no longer silences them, and
-Abseil reads no environment variable before it is initialised, so
+TensorFlow and XLA log from C++ through Abseil before Python can configure
+anything, and `TF_CPP_MIN_LOG_LEVEL` does not silence all of it, so
 `framework_logs_hidden` points file descriptor 2 at a scratch file while the
-frameworks run and keeps Python's `sys.stderr` (the command line's own
-messages, Python warnings, tracebacks) on the real stderr.
+frameworks run and keeps Python's `sys.stderr` (the command's own messages,
+warnings, tracebacks) on the real stderr.
 """
 
 import contextlib
@@ -16,7 +12,9 @@ import logging
 import os
 import sys
 import tempfile
-import time
+
+from data_pipeline.progress import Progress  # noqa: F401 (the commands' progress and durations)
+from data_pipeline.progress import format_duration  # noqa: F401 (the commands' progress and durations)
 
 FRAMEWORK_LOGGERS = ("tensorflow", "absl", "jax", "h5py")
 
@@ -64,7 +62,11 @@ def framework_logs_hidden(verbose=False):
     try:
         original_stream.flush()
         saved = os.dup(2)
-    except (AttributeError, OSError, ValueError):  # no stderr to protect (a daemon, a closed descriptor)
+    except (
+        AttributeError,
+        OSError,
+        ValueError,
+    ):  # no stderr to protect (a daemon, a closed descriptor)
         saved = None
     if saved is None:
         try:
@@ -77,8 +79,12 @@ def framework_logs_hidden(verbose=False):
         os.dup2(scratch.fileno(), 2)
         if _writes_to_descriptor_2(original_stream):
             sys.stderr = open(  # noqa: SIM115  (closed below; the descriptor stays open)
-                saved, "w", buffering=1, encoding=getattr(original_stream, "encoding", None) or "utf-8",
-                errors="backslashreplace", closefd=False,
+                saved,
+                "w",
+                buffering=1,
+                encoding=getattr(original_stream, "encoding", None) or "utf-8",
+                errors="backslashreplace",
+                closefd=False,
             )
         try:
             yield
@@ -91,91 +97,3 @@ def framework_logs_hidden(verbose=False):
             os.close(saved)
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
-
-
-def format_duration(seconds):
-    """`seconds` as `42 s`, `3:07` or `1:02:03`.
-
-    >>> format_duration(42.4), format_duration(187), format_duration(3723)
-    ('42 s', '3:07', '1:02:03')
-    """
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}:{seconds:02d}"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}"
-
-
-class Progress:
-    """Progress through `total` items with a rate and an ETA, on stderr.
-
-    On a terminal it is one bar redrawn in place; elsewhere (a log file, a
-    pipe) plain lines, at most one every `interval` seconds plus the last.
-    `note` prints a message above the bar.
-
-    Args:
-        total: the number of items.
-        unit: what an item is called in the rate (`"images"`).
-        enabled: False draws nothing (`note` still prints).
-        interval: seconds between plain lines when not on a terminal.
-    """
-
-    def __init__(self, total, unit="images", enabled=True, interval=5.0):
-        self.total, self.unit, self.enabled, self.interval = total, unit, enabled, interval
-        self.done = 0
-        self.start = time.monotonic()
-        self._last_line = None
-        self._bar_shown = False
-
-    @property
-    def _terminal(self):
-        try:
-            return sys.stderr.isatty()
-        except (AttributeError, ValueError):
-            return False
-
-    def _text(self, bar):
-        elapsed = time.monotonic() - self.start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.done) / rate if rate > 0 else None
-        percent = 100.0 * self.done / self.total if self.total else 100.0
-        eta = "" if left is None or self.done >= self.total else f", ETA {format_duration(left)}"
-        if bar:
-            filled = int(30 * self.done / self.total) if self.total else 30
-            return (f"{self.done}/{self.total} [{'#' * filled}{'.' * (30 - filled)}] {percent:3.0f}%, "
-                    f"{rate:.2f} {self.unit}/s{eta}")
-        return f"{self.done}/{self.total} {self.unit} ({percent:.0f}%), {rate:.2f} {self.unit}/s{eta}"
-
-    def update(self, done):
-        """Moves to `done` items."""
-        self.done = done
-        if not self.enabled:
-            return
-        if self._terminal:
-            sys.stderr.write("\r\033[K" + self._text(bar=True))
-            sys.stderr.flush()
-            self._bar_shown = True
-            return
-        now = time.monotonic()
-        if self._last_line is None or now - self._last_line >= self.interval or done >= self.total:
-            print(self._text(bar=False), file=sys.stderr, flush=True)
-            self._last_line = now
-
-    def note(self, message):
-        """Prints `message` (one line, on stderr) without breaking the bar."""
-        if self._bar_shown:
-            sys.stderr.write("\r\033[K")
-        print(message, file=sys.stderr, flush=True)
-        if self._bar_shown:
-            sys.stderr.write(self._text(bar=True))
-            sys.stderr.flush()
-
-    def close(self):
-        """Ends the bar's line."""
-        if self._bar_shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._bar_shown = False

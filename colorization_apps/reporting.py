@@ -23,7 +23,9 @@ def json_safe(value):
 
 def json_safe_rows(rows):
     """`{name: {metric: value}}` with every non-finite float replaced by None."""
-    return {name: {key: json_safe(value) for key, value in row.items()} for name, row in rows.items()}
+    return {
+        name: {key: json_safe(value) for key, value in row.items()} for name, row in rows.items()
+    }
 
 
 def format_table(rows, columns=METRIC_COLUMNS):

@@ -85,15 +85,15 @@ import numpy as np
 from keras import ops
 
 import data_pipeline
-from notebook_support import evidence
-from colorization.training import recipes
 from colorization.color import lab_to_rgb_uint8
-from colorization.color import merge_lab
 from colorization.inference import predict_ab
 from colorization.quantization import default_ab_bins
 from colorization.quantization import rebalancing_weights
-from notebook_support import photo_split
+from colorization.training import recipes
 from data_pipeline import sources
+from notebook_support import evidence
+from notebook_support import photo_split
+from notebook_support.visualization import to_rgb
 
 NOTEBOOK = "01_unet_regression_vs_classification"
 MODE = evidence.notebook_mode()
@@ -104,17 +104,38 @@ keras.utils.set_random_seed(0)
 # unless train_crops > 1); evaluation runs on every validation photo.
 CONFIGS = {
     "smoke": dict(
-        image_size=32, width=4, batch_size=8, train_epochs=2, train_limit=16, validation_limit=8,
-        train_crops=1, pooled_resamples=20, resamples=100,
+        image_size=32,
+        width=4,
+        batch_size=8,
+        train_epochs=2,
+        train_limit=16,
+        validation_limit=8,
+        train_crops=1,
+        pooled_resamples=20,
+        resamples=100,
     ),
     "cpu": dict(
-        image_size=64, width=8, batch_size=32, train_epochs=4, train_limit=None, validation_limit=None,
-        train_crops=1, pooled_resamples=200, resamples=1000,
+        image_size=64,
+        width=8,
+        batch_size=32,
+        train_epochs=4,
+        train_limit=None,
+        validation_limit=None,
+        train_crops=1,
+        pooled_resamples=200,
+        resamples=1000,
     ),
     "full": dict(
-        image_size=64, width=32, batch_size=recipes.REPORT000_BATCH_SIZE, train_epochs=recipes.REPORT000_EPOCHS,
-        regression_images=50_000, classification_images=30_000, validation_limit=None,
-        train_crops=1, pooled_resamples=1000, resamples=1000,
+        image_size=64,
+        width=32,
+        batch_size=recipes.REPORT000_BATCH_SIZE,
+        train_epochs=recipes.REPORT000_EPOCHS,
+        regression_images=50_000,
+        classification_images=30_000,
+        validation_limit=None,
+        train_crops=1,
+        pooled_resamples=1000,
+        resamples=1000,
     ),
 }
 CONFIG = CONFIGS[MODE]
@@ -140,15 +161,25 @@ PHOTOS = photo_split.find_photo_folder()
 if MODE == "full":
     name = "imagenet_resized/64x64"
     train_sources = {
-        "regression": sources.first_n(sources.tfds(name, split="train"), CONFIG["regression_images"], "train50k"),
-        "classification": sources.first_n(sources.tfds(name, split="train"), CONFIG["classification_images"], "train30k"),
+        "regression": sources.first_n(
+            sources.tfds(name, split="train"), CONFIG["regression_images"], "train50k"
+        ),
+        "classification": sources.first_n(
+            sources.tfds(name, split="train"), CONFIG["classification_images"], "train30k"
+        ),
     }
 elif PHOTOS is not None:
     train_source = photo_split.photo_source("train", limit=CONFIG["train_limit"])
     train_sources = {"regression": train_source, "classification": train_source}
 else:
-    print(f"no photos in {photo_split.default_photo_folder()}: SMOKE falls back to the photos bundled with packages")
-    train_sources = {"regression": sources.sample_photos("train"), "classification": sources.sample_photos("train")}
+    print(
+        f"no photos in {photo_split.default_photo_folder()}: SMOKE falls back to the photos "
+        "bundled with packages"
+    )
+    train_sources = {
+        "regression": sources.sample_photos("train"),
+        "classification": sources.sample_photos("train"),
+    }
 
 TRAIN_SPLITS = {}
 for head, source in train_sources.items():
@@ -156,19 +187,28 @@ for head, source in train_sources.items():
     if split not in TRAIN_SPLITS.values():
         crops = CONFIG["train_crops"]
         data_pipeline.write_shards(
-            source, DATA, image_size=size, split=split, crops_per_image=crops,
-            crop="random" if crops > 1 else None, crop_scale=(0.5, 1.0),
+            source,
+            DATA,
+            image_size=size,
+            split=split,
+            crops_per_image=crops,
+            crop="random" if crops > 1 else None,
+            crop_scale=(0.5, 1.0),
         )
     TRAIN_SPLITS[head] = split
 manifest = data_pipeline.load_manifest(DATA)
-TRAIN_EXAMPLES = {head: manifest["splits"][split]["num_examples"] for head, split in TRAIN_SPLITS.items()}
+TRAIN_EXAMPLES = {
+    head: manifest["splits"][split]["num_examples"] for head, split in TRAIN_SPLITS.items()
+}
 
 if PHOTOS is not None:
     L_val, ab_val, val_ids = photo_split.load_split(
         "validation", size, limit=CONFIG["validation_limit"], shard_dir=DATA / "validation"
     )
 else:
-    data_pipeline.write_shards(sources.sample_photos("validation"), DATA / "validation", image_size=size)
+    data_pipeline.write_shards(
+        sources.sample_photos("validation"), DATA / "validation", image_size=size
+    )
     batches = list(data_pipeline.read_shards(DATA / "validation", 256, shuffle=False))
     L_val, ab_val = (np.concatenate([np.asarray(batch[i]) for batch in batches]) for i in (0, 1))
     val_ids = [f"sample {i}" for i in range(len(L_val))]
@@ -176,7 +216,10 @@ else:
 PRIOR = data_pipeline.compute_prior(DATA, split=TRAIN_SPLITS["classification"])
 for head, split in TRAIN_SPLITS.items():
     print(f"{head} training: {TRAIN_EXAMPLES[head]} {size}x{size} examples ({split})")
-print(f"validation: {len(L_val)} photos, first {val_ids[0]}; data ready after {time.time() - started:.0f}s")
+print(
+    f"validation: {len(L_val)} photos, first {val_ids[0]}; data ready after "
+    f"{time.time() - started:.0f}s"
+)
 
 # A fixed handful of validation photos for the figures.
 SHOWN = np.linspace(0, len(L_val) - 1, 6).round().astype(int)
@@ -237,7 +280,8 @@ RNG_WEIGHTS = {}
 
 
 def resample_weights(count):
-    """The bootstrap's photo weights, one row per resample, drawn as `evidence.compare` draws them (seed 0)."""
+    """The bootstrap's photo weights, one row per resample, drawn as `evidence.compare` draws them
+    (seed 0)."""
     key = (len(L_val), count)
     if key not in RNG_WEIGHTS:
         draws = np.random.default_rng(0).integers(0, len(L_val), size=(count, len(L_val)))
@@ -256,7 +300,9 @@ def resampled(scores, metric):
     """The metric in each bootstrap resample (cached per scores object)."""
     key = (id(scores), metric)
     if key not in RESAMPLED:
-        RESAMPLED[key] = np.array([scores.metric(metric, w) for w in resample_weights(resamples_for(metric))])
+        RESAMPLED[key] = np.array(
+            [scores.metric(metric, w) for w in resample_weights(resamples_for(metric))]
+        )
     return RESAMPLED[key]
 
 
@@ -265,48 +311,70 @@ def compare(a, b, metric):
 
 
 def margin_over_rest(candidates, chosen, metric):
-    """How much `chosen` beats the best of the other candidates on `metric`, on all photos and per resample."""
+    """How much `chosen` beats the best of the other candidates on `metric`, on all photos and per
+    resample."""
     others = [name for name in candidates if name not in chosen]
-    full = max(candidates[n].metric(metric) for n in chosen) - max(candidates[n].metric(metric) for n in others)
+    full = max(candidates[n].metric(metric) for n in chosen) - max(
+        candidates[n].metric(metric) for n in others
+    )
     per_resample = np.max([resampled(candidates[n], metric) for n in chosen], axis=0) - np.max(
         [resampled(candidates[n], metric) for n in others], axis=0
     )
     low, high = np.percentile(per_resample, [2.5, 97.5])
-    return {"margin": full, "low": float(low), "high": float(high), "fraction_best": float(np.mean(per_resample > 0))}
+    return {
+        "margin": full,
+        "low": float(low),
+        "high": float(high),
+        "fraction_best": float(np.mean(per_resample > 0)),
+    }
 
 
 def predict(model, L, temperature=recipes.ZHANG_TEMPERATURE):
-    """`predict_ab` in chunks of photos, so no (N, H, W, 313) array of all the photos is ever built."""
+    """`predict_ab` in chunks of photos, so no (N, H, W, 313) array of all the photos is ever
+    built."""
     return np.concatenate(
-        [predict_ab(model, L[i : i + PREDICT_CHUNK], temperature=temperature) for i in range(0, len(L), PREDICT_CHUNK)]
+        [
+            predict_ab(model, L[i : i + PREDICT_CHUNK], temperature=temperature)
+            for i in range(0, len(L), PREDICT_CHUNK)
+        ]
     )
 
 
 def train(recipe):
-    """Builds, compiles and fits a recipe at this mode's width and epochs; returns (model, history, seconds)."""
+    """Builds, compiles and fits a recipe at this mode's width and epochs; returns (model, history,
+    seconds)."""
     recipe = recipe.replace(batch_size=CONFIG["batch_size"], epochs=CONFIG["train_epochs"])
     model = recipe.build_model(input_shape=(size, size, 1), width=CONFIG["width"])
     recipe.compile(model, prior=PRIOR if recipe.alpha else None)
     split = TRAIN_SPLITS[recipe.head]
     steps = max(1, TRAIN_EXAMPLES[recipe.head] // recipe.batch_size)
     dataset = data_pipeline.read_shards(
-        DATA, recipe.batch_size, shuffle=True, split=split, flip=True, repeat=True, drop_remainder=True, seed=0
+        DATA,
+        recipe.batch_size,
+        shuffle=True,
+        split=split,
+        flip=True,
+        repeat=True,
+        drop_remainder=True,
+        seed=0,
     )
     # The regression loss on the validation photos per epoch is cheap (112 forward passes); the
     # classification loss would be too, but the claims use predictions, not the loss.
     validation = (L_val, ab_val) if recipe.head == "regression" else None
     t0 = time.time()
     history = model.fit(
-        dataset, epochs=recipe.epochs, steps_per_epoch=steps, validation_data=validation, verbose=0,
+        dataset,
+        epochs=recipe.epochs,
+        steps_per_epoch=steps,
+        validation_data=validation,
+        verbose=0,
     ).history
     seconds = time.time() - t0
-    print(f"{recipe.name}: {recipe.epochs} epochs x {steps} steps x batch {recipe.batch_size} in {seconds:.0f}s; "
-          f"training loss {history['loss'][0]:.4g} -> {history['loss'][-1]:.4g}")
+    print(
+        f"{recipe.name}: {recipe.epochs} epochs x {steps} steps x batch {recipe.batch_size} in "
+        f"{seconds:.0f}s; training loss {history['loss'][0]:.4g} -> {history['loss'][-1]:.4g}"
+    )
     return model, history, seconds
-
-
-def to_rgb(L, ab):
-    return ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab)))
 
 
 def show_grid(predictions, title):
@@ -314,7 +382,9 @@ def show_grid(predictions, title):
     columns = {"grey": to_rgb(L_val[SHOWN], 0 * ab_val[SHOWN])}
     columns.update({name: to_rgb(L_val[SHOWN], ab[SHOWN]) for name, ab in predictions.items()})
     columns["truth"] = to_rgb(L_val[SHOWN], ab_val[SHOWN])
-    fig, axes = plt.subplots(len(SHOWN), len(columns), figsize=(1.5 * len(columns), 1.5 * len(SHOWN)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(SHOWN), len(columns), figsize=(1.5 * len(columns), 1.5 * len(SHOWN)), squeeze=False
+    )
     for c, (name, images) in enumerate(columns.items()):
         for r in range(len(SHOWN)):
             axes[r, c].imshow(images[r])
@@ -333,8 +403,14 @@ def table(rows, names=evidence.METRICS):
 
 TRAIN_SECONDS = {}
 claims = evidence.Claims(
-    NOTEBOOK, MODE, train_photos=TRAIN_EXAMPLES["regression"], validation_photos=len(L_val),
-    image_size=size, width=CONFIG["width"], train_epochs=CONFIG["train_epochs"], batch_size=CONFIG["batch_size"],
+    NOTEBOOK,
+    MODE,
+    train_photos=TRAIN_EXAMPLES["regression"],
+    validation_photos=len(L_val),
+    image_size=size,
+    width=CONFIG["width"],
+    train_epochs=CONFIG["train_epochs"],
+    batch_size=CONFIG["batch_size"],
 )
 grey_scores = evidence.PhotoScores(L_val, ab_val, np.zeros_like(ab_val))
 print("grey (ab = 0):", {k: round(v, 4) for k, v in grey_scores.summary().items()})
@@ -361,19 +437,37 @@ for key, recipe in recipes.report000_optimizers().items():
 fig, ax = plt.subplots(figsize=(5, 3))
 for key, history in regression_histories.items():
     epochs = np.arange(1, len(history["loss"]) + 1)
-    line, = ax.plot(epochs, history["loss"], "o-", label=f"{key}: training loss")
-    ax.plot(epochs, history["val_loss"], "s--", color=line.get_color(), label=f"{key}: validation photos")
-ax.set_xlabel("epoch"), ax.set_ylabel("MSE (Lab units)"), ax.set_yscale("log"), ax.legend(fontsize=7)
+    (line,) = ax.plot(epochs, history["loss"], "o-", label=f"{key}: training loss")
+    ax.plot(
+        epochs,
+        history["val_loss"],
+        "s--",
+        color=line.get_color(),
+        label=f"{key}: validation photos",
+    )
+(
+    ax.set_xlabel("epoch"),
+    ax.set_ylabel("MSE (Lab units)"),
+    ax.set_yscale("log"),
+    ax.legend(fontsize=7),
+)
 ax.set_title("SGD vs Adam, regression (report 000, figure 3)", fontsize=9)
 plt.show()
 
 table({key: scores[key] for key in ("sgd", "adam")} | {"grey": grey_scores})
-show_grid({key: predictions[key] for key in ("sgd", "adam")}, "5.2: regression with SGD and Adam (validation photos)")
+show_grid(
+    {key: predictions[key] for key in ("sgd", "adam")},
+    "5.2: regression with SGD and Adam (validation photos)",
+)
 
 for metric in ("auc", "psnr"):
     claims.add_comparison(
-        "000", f"Adam outperforms SGD (same network, data and steps): {metric}", "Adam better, judged by eye (figure 3)",
-        compare(scores["adam"], scores["sgd"], metric), names=(f"adam_{metric}", f"sgd_{metric}"), expected_sign=+1,
+        "000",
+        f"Adam outperforms SGD (same network, data and steps): {metric}",
+        "Adam better, judged by eye (figure 3)",
+        compare(scores["adam"], scores["sgd"], metric),
+        names=(f"adam_{metric}", f"sgd_{metric}"),
+        expected_sign=+1,
         why=f"{metric} of Adam minus SGD on the validation photos",
     )
 
@@ -400,12 +494,29 @@ for metric in ("auc", "psnr"):
 bucket_recipes = recipes.report000_bucket_weights()
 bins = default_ab_bins()
 fig, axes = plt.subplots(1, len(bucket_recipes) + 1, figsize=(2.8 * (len(bucket_recipes) + 1), 2.8))
-bin_colours = ops.convert_to_numpy(lab_to_rgb_uint8(np.concatenate([np.full((len(bins), 1), 60.0), bins], -1)))
-axes[0].scatter(bins[:, 1], bins[:, 0], c=bin_colours / 255.0, s=2 + 40 * PRIOR / PRIOR.max(), marker="s")
+bin_colours = ops.convert_to_numpy(
+    lab_to_rgb_uint8(np.concatenate([np.full((len(bins), 1), 60.0), bins], -1))
+)
+axes[0].scatter(
+    bins[:, 1], bins[:, 0], c=bin_colours / 255.0, s=2 + 40 * PRIOR / PRIOR.max(), marker="s"
+)
 axes[0].set_title("prior p (area)", fontsize=9)
 for ax, (key, recipe) in zip(axes[1:], bucket_recipes.items()):
-    weights = np.ones(len(bins)) if recipe.alpha == 0 else rebalancing_weights(PRIOR, alpha=recipe.alpha, gamma=recipe.gamma)
-    image = ax.scatter(bins[:, 1], bins[:, 0], c=np.log10(weights), cmap="viridis", marker="s", s=10, vmin=-1.5, vmax=1.5)
+    weights = (
+        np.ones(len(bins))
+        if recipe.alpha == 0
+        else rebalancing_weights(PRIOR, alpha=recipe.alpha, gamma=recipe.gamma)
+    )
+    image = ax.scatter(
+        bins[:, 1],
+        bins[:, 0],
+        c=np.log10(weights),
+        cmap="viridis",
+        marker="s",
+        s=10,
+        vmin=-1.5,
+        vmax=1.5,
+    )
     ax.set_title(f"{key}: log10 w\n(max/min {weights.max() / weights.min():.0f})", fontsize=9)
 for ax in axes:
     ax.set_xlabel("b"), ax.invert_yaxis(), ax.set_aspect("equal")
@@ -421,39 +532,69 @@ for key, recipe in bucket_recipes.items():
     predictions[key] = predict(bucket_models[key], L_val)
     scores[key] = evidence.PhotoScores(L_val, ab_val, predictions[key])
 table({key: scores[key] for key in bucket_recipes})
-show_grid({key: predictions[key] for key in bucket_recipes}, "5.3: bucket weightings, T = 0.38 (report figure 4)")
+show_grid(
+    {key: predictions[key] for key in bucket_recipes},
+    "5.3: bucket weightings, T = 0.38 (report figure 4)",
+)
 
 alphas = [recipe.alpha for recipe in bucket_recipes.values()]
 fig, axes = plt.subplots(1, 3, figsize=(11, 2.8))
 for key, history in bucket_histories.items():
     axes[0].plot(np.arange(1, len(history["loss"]) + 1), history["loss"], "o-", label=key)
-axes[0].set_xlabel("epoch"), axes[0].set_ylabel("weighted cross-entropy"), axes[0].legend(fontsize=7)
+(
+    axes[0].set_xlabel("epoch"),
+    axes[0].set_ylabel("weighted cross-entropy"),
+    axes[0].legend(fontsize=7),
+)
 axes[0].set_title("training loss", fontsize=9)
 for ax, metric in zip(axes[1:], ("colorfulness", "auc_rebalanced")):
     values = [scores[key].metric(metric) for key in bucket_recipes]
-    low, high = np.percentile([resampled(scores[key], metric) for key in bucket_recipes], [2.5, 97.5], axis=1)
-    ax.errorbar(alphas, values, yerr=[np.subtract(values, low), np.subtract(high, values)], fmt="o-", capsize=3)
-    ax.set_xlabel("alpha (0 = uniform)"), ax.set_title(f"{metric} (95% bootstrap interval)", fontsize=9)
+    low, high = np.percentile(
+        [resampled(scores[key], metric) for key in bucket_recipes], [2.5, 97.5], axis=1
+    )
+    ax.errorbar(
+        alphas,
+        values,
+        yerr=[np.subtract(values, low), np.subtract(high, values)],
+        fmt="o-",
+        capsize=3,
+    )
+    (
+        ax.set_xlabel("alpha (0 = uniform)"),
+        ax.set_title(f"{metric} (95% bootstrap interval)", fontsize=9),
+    )
 axes[1].axhline(scores["uniform"].metric("colorfulness_true"), color="grey", ls=":", label="truth")
 axes[1].legend(fontsize=7)
 plt.show()
 
 claims.add_comparison(
-    "000", "colouring becomes less defensive (bolder) as the bucket weights become more extreme",
+    "000",
+    "colouring becomes less defensive (bolder) as the bucket weights become more extreme",
     "bolder colour with more extreme weights, judged by eye (figure 4)",
     compare(scores["alpha=1.1"], scores["uniform"], "colorfulness"),
-    names=("alpha1.1_colorfulness", "uniform_colorfulness"), expected_sign=+1,
+    names=("alpha1.1_colorfulness", "uniform_colorfulness"),
+    expected_sign=+1,
     why="colourfulness of alpha = 1.1 minus uniform weights",
 )
-best_alpha = margin_over_rest({key: scores[key] for key in bucket_recipes}, ["alpha=1.1"], "auc_rebalanced")
+best_alpha = margin_over_rest(
+    {key: scores[key] for key in bucket_recipes}, ["alpha=1.1"], "auc_rebalanced"
+)
 claims.add_verdict(
-    "000", "alpha = 1.1 gives the best results of the four weightings", "alpha = 1.1 best, judged by eye",
+    "000",
+    "alpha = 1.1 gives the best results of the four weightings",
+    "alpha = 1.1 best, judged by eye",
     {f"{key}_auc_rebalanced": scores[key].metric("auc_rebalanced") for key in bucket_recipes}
-    | {"margin_over_best_other": best_alpha["margin"], "margin_low": best_alpha["low"],
-       "margin_high": best_alpha["high"], "fraction_of_resamples_best": best_alpha["fraction_best"]},
+    | {
+        "margin_over_best_other": best_alpha["margin"],
+        "margin_low": best_alpha["low"],
+        "margin_high": best_alpha["high"],
+        "fraction_of_resamples_best": best_alpha["fraction_best"],
+    },
     evidence.verdict_for_difference(best_alpha["low"], best_alpha["high"], +1),
-    why=f"rebalanced AuC of alpha = 1.1 minus the best of the other three weightings "
-        f"(alpha = 1.1 best in {100 * best_alpha['fraction_best']:.0f}% of the resamples)",
+    why=(
+        "rebalanced AuC of alpha = 1.1 minus the best of the other three weightings (alpha = 1.1 "
+        f"best in {100 * best_alpha['fraction_best']:.0f}% of the resamples)"
+    ),
 )
 
 # %% [markdown]
@@ -482,46 +623,74 @@ model_54 = bucket_models["alpha=1.1"]
 temperature_scores, temperature_predictions = {}, {}
 for T in temperatures:
     if np.isclose(T, recipes.ZHANG_TEMPERATURE):
-        temperature_predictions[T], temperature_scores[T] = predictions["alpha=1.1"], scores["alpha=1.1"]
+        temperature_predictions[T], temperature_scores[T] = (
+            predictions["alpha=1.1"],
+            scores["alpha=1.1"],
+        )
     else:
         temperature_predictions[T] = predict(model_54, L_val, temperature=float(T))
         temperature_scores[T] = evidence.PhotoScores(L_val, ab_val, temperature_predictions[T])
-table({f"T={T:.3f}": s for T, s in temperature_scores.items()}, ("auc", "auc_rebalanced", "psnr", "colorfulness"))
+table(
+    {f"T={T:.3f}": s for T, s in temperature_scores.items()},
+    ("auc", "auc_rebalanced", "psnr", "colorfulness"),
+)
 
 fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
 for ax, metric in zip(axes, ("colorfulness", "auc_rebalanced", "auc", "psnr")):
     ax.plot(temperatures, [s.metric(metric) for s in temperature_scores.values()], "o-")
     ax.axvspan(0.23, 0.40, color="orange", alpha=0.2, label="report: 0.23 < T < 0.40")
     ax.set_xlabel("T"), ax.set_title(metric, fontsize=9)
-axes[0].axhline(scores["alpha=1.1"].metric("colorfulness_true"), color="grey", ls=":", label="truth")
+axes[0].axhline(
+    scores["alpha=1.1"].metric("colorfulness_true"), color="grey", ls=":", label="truth"
+)
 axes[0].legend(fontsize=7)
 plt.show()
 
 strip = [temperatures[i] for i in np.linspace(0, len(temperatures) - 1, 6).round().astype(int)]
-show_grid({f"T={T:.2f}": temperature_predictions[T] for T in strip}, "5.4: the temperature (report figure 5)")
+show_grid(
+    {f"T={T:.2f}": temperature_predictions[T] for T in strip},
+    "5.4: the temperature (report figure 5)",
+)
 
 lowest, highest = temperatures[0], temperatures[-1]
 claims.add_comparison(
-    "000", "at low T the colours are more distinct, at high T washed out", "colour fades from T -> 0 to T = 1 (figure 5)",
+    "000",
+    "at low T the colours are more distinct, at high T washed out",
+    "colour fades from T -> 0 to T = 1 (figure 5)",
     compare(temperature_scores[lowest], temperature_scores[highest], "colorfulness"),
-    names=(f"T{lowest:g}_colorfulness", f"T{highest:g}_colorfulness"), expected_sign=+1,
+    names=(f"T{lowest:g}_colorfulness", f"T{highest:g}_colorfulness"),
+    expected_sign=+1,
     why=f"colourfulness at T = {lowest:g} minus T = {highest:g}",
 )
 inside = [T for T in temperatures if 0.23 < T < 0.40]
-best_range = margin_over_rest({T: temperature_scores[T] for T in temperatures}, inside, "auc_rebalanced")
+best_range = margin_over_rest(
+    {T: temperature_scores[T] for T in temperatures}, inside, "auc_rebalanced"
+)
 argmax_per_resample = np.array(temperatures)[
     np.argmax([resampled(temperature_scores[T], "auc_rebalanced") for T in temperatures], axis=0)
 ]
-best_T = float(temperatures[np.argmax([s.metric("auc_rebalanced") for s in temperature_scores.values()])])
+best_T = float(
+    temperatures[np.argmax([s.metric("auc_rebalanced") for s in temperature_scores.values()])]
+)
 claims.add_verdict(
-    "000", "a good temperature lies in 0.23 < T < 0.40, as Zhang et al. found", "0.23 < T < 0.40",
-    {"best_T": best_T, "best_T_low": float(np.percentile(argmax_per_resample, 2.5)),
-     "best_T_high": float(np.percentile(argmax_per_resample, 97.5)),
-     "margin_inside_over_outside": best_range["margin"], "margin_low": best_range["low"],
-     "margin_high": best_range["high"], "fraction_of_resamples_best_inside": best_range["fraction_best"]},
+    "000",
+    "a good temperature lies in 0.23 < T < 0.40, as Zhang et al. found",
+    "0.23 < T < 0.40",
+    {
+        "best_T": best_T,
+        "best_T_low": float(np.percentile(argmax_per_resample, 2.5)),
+        "best_T_high": float(np.percentile(argmax_per_resample, 97.5)),
+        "margin_inside_over_outside": best_range["margin"],
+        "margin_low": best_range["low"],
+        "margin_high": best_range["high"],
+        "fraction_of_resamples_best_inside": best_range["fraction_best"],
+    },
     evidence.verdict_for_difference(best_range["low"], best_range["high"], +1),
-    why=f"best rebalanced AuC at T in {[round(float(T), 3) for T in inside]} minus the best at the other "
-        f"temperatures (best inside in {100 * best_range['fraction_best']:.0f}% of the resamples)",
+    why=(
+        f"best rebalanced AuC at T in {[round(float(T), 3) for T in inside]} minus the best at the "
+        f"other temperatures (best inside in {100 * best_range['fraction_best']:.0f}% of the "
+        "resamples)"
+    ),
 )
 
 # %% [markdown]
@@ -544,26 +713,38 @@ claims.add_verdict(
 
 # %%
 table({"regression": scores["adam"], "classification": scores["alpha=1.1"], "grey": grey_scores})
-show_grid({"classification": predictions["alpha=1.1"], "regression": predictions["adam"]},
-          "5.5: classification vs regression (report figure 6)")
+show_grid(
+    {"classification": predictions["alpha=1.1"], "regression": predictions["adam"]},
+    "5.5: classification vs regression (report figure 6)",
+)
 
 claims.add_comparison(
-    "000", "classification produces more vibrant colour than regression", "classification more vibrant (figure 6)",
+    "000",
+    "classification produces more vibrant colour than regression",
+    "classification more vibrant (figure 6)",
     compare(scores["alpha=1.1"], scores["adam"], "colorfulness"),
-    names=("classification_colorfulness", "regression_colorfulness"), expected_sign=+1,
+    names=("classification_colorfulness", "regression_colorfulness"),
+    expected_sign=+1,
     why="colourfulness of classification minus regression",
 )
 for metric in ("auc", "psnr"):
     claims.add_comparison(
-        "000", f"regression produces the more plausible colours, classification more miscolouring: {metric}",
-        "regression more plausible (figure 6)", compare(scores["adam"], scores["alpha=1.1"], metric),
-        names=(f"regression_{metric}", f"classification_{metric}"), expected_sign=+1,
+        "000",
+        "regression produces the more plausible colours, classification more miscolouring: "
+        f"{metric}",
+        "regression more plausible (figure 6)",
+        compare(scores["adam"], scores["alpha=1.1"], metric),
+        names=(f"regression_{metric}", f"classification_{metric}"),
+        expected_sign=+1,
         why=f"{metric} of regression minus classification",
     )
 claims.add_comparison(
-    "000", "(Zhang et al.) rebalanced classification recovers rare colours better than regression",
-    "classification better on rare colours", compare(scores["alpha=1.1"], scores["adam"], "auc_rebalanced"),
-    names=("classification_auc_rebalanced", "regression_auc_rebalanced"), expected_sign=+1,
+    "000",
+    "(Zhang et al.) rebalanced classification recovers rare colours better than regression",
+    "classification better on rare colours",
+    compare(scores["alpha=1.1"], scores["adam"], "auc_rebalanced"),
+    names=("classification_auc_rebalanced", "regression_auc_rebalanced"),
+    expected_sign=+1,
     why="rebalanced AuC of classification minus regression",
 )
 
@@ -581,4 +762,7 @@ claims.write()
 t0 = time.time()
 scores["adam"].metric("auc_rebalanced")
 print(f"one pooled-metric evaluation: {1000 * (time.time() - t0):.0f} ms")
-print(f"MODE={MODE}: training {sum(TRAIN_SECONDS.values()):.0f}s of the total {time.time() - started:.0f}s")
+print(
+    f"MODE={MODE}: training {sum(TRAIN_SECONDS.values()):.0f}s of the total "
+    f"{time.time() - started:.0f}s"
+)

@@ -30,13 +30,15 @@
 #    trained and tested on different sets of images ... the results were random";
 # 4. the **activation maps** of one random kernel per layer group (a figure only).
 #
-# **Modes** (`notebook_support.evidence.notebook_mode()`):
+# **Modes** (`notebook_support.evidence.notebook_mode()`), for the one-photo run and the
+# 20-photo runs at multipliers 16 and 32:
 #
-# | | one photo | 20 photos, multipliers 16 and 32 |
-# |---|---|---|
-# | `SMOKE=1` (CI) | 64x64, 12 epochs | 4 photos at 32x32, 3 epochs: numbers mean nothing |
-# | `MODE=cpu` (committed) | **224x224 (the report's size)**, 400 epochs, momentum 0 and 0.99 | **64x64**, batch 5, 200 epochs |
-# | full (a GPU) | 224x224, 400 epochs, momentum 0 and 0.99 | 224x224, batch 5, 400 epochs |
+# - `SMOKE=1` (CI): one photo at 64x64, 12 epochs; 4 photos at 32x32, 3 epochs. The numbers
+#   mean nothing.
+# - `MODE=cpu` (committed): one photo at **224x224 (the report's size)**, 400 epochs, momentum 0
+#   and 0.99; 20 photos at **64x64**, batch 5, 200 epochs.
+# - full (a GPU): one photo at 224x224, 400 epochs, momentum 0 and 0.99; 20 photos at 224x224,
+#   batch 5, 400 epochs.
 #
 # **Full mode on one H200-class GPU: about 3 minutes and under 2 GB.**
 # The arithmetic (counted from the built models at 224x224):
@@ -79,29 +81,60 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import data_pipeline
-from notebook_support import evidence
-from colorization.training import recipes
-from notebook_support import visualization
-from colorization.color import lab_to_rgb_uint8
-from colorization.color import merge_lab
 from colorization.inference import predict_ab
-from notebook_support import photo_split
+from colorization.training import recipes
 from data_pipeline import sources
+from notebook_support import evidence
+from notebook_support import photo_split
+from notebook_support import visualization
 
 NOTEBOOK_STARTED = time.time()
 MODE = evidence.notebook_mode()
 SETTINGS = {
-    "smoke": dict(one_photo_size=64, one_photo_width=16, checkpoints=(3, 6, 12), curve_every=3,
-                  set_size=32, set_photos=4, validation_limit=8, widths=(16, 32), set_batch=5, set_epochs=3,
-                  validation_every=3),
-    "cpu": dict(one_photo_size=224, one_photo_width=16, checkpoints=(100, 200, 400), curve_every=20,
-                set_size=64, set_photos=20, validation_limit=None, widths=(16, 32), set_batch=5, set_epochs=200,
-                validation_every=25),
-    "full": dict(one_photo_size=224, one_photo_width=16, checkpoints=(100, 200, 400), curve_every=10,
-                 set_size=224, set_photos=20, validation_limit=None, widths=(16, 32), set_batch=5, set_epochs=400,
-                 validation_every=25),
+    "smoke": dict(
+        one_photo_size=64,
+        one_photo_width=16,
+        checkpoints=(3, 6, 12),
+        curve_every=3,
+        set_size=32,
+        set_photos=4,
+        validation_limit=8,
+        widths=(16, 32),
+        set_batch=5,
+        set_epochs=3,
+        validation_every=3,
+    ),
+    "cpu": dict(
+        one_photo_size=224,
+        one_photo_width=16,
+        checkpoints=(100, 200, 400),
+        curve_every=20,
+        set_size=64,
+        set_photos=20,
+        validation_limit=None,
+        widths=(16, 32),
+        set_batch=5,
+        set_epochs=200,
+        validation_every=25,
+    ),
+    "full": dict(
+        one_photo_size=224,
+        one_photo_width=16,
+        checkpoints=(100, 200, 400),
+        curve_every=10,
+        set_size=224,
+        set_photos=20,
+        validation_limit=None,
+        widths=(16, 32),
+        set_batch=5,
+        set_epochs=400,
+        validation_every=25,
+    ),
 }[MODE]
-MOMENTA = (0.0, 0.99)  # batch_norm_momentum: 0 for the one-photo run, Keras's default 0.99 shown beside it
+MOMENTA = (
+    0.0,
+    0.99,
+)  # batch_norm_momentum: 0 for the one-photo run, Keras's default 0.99 shown beside it
 print(f"MODE={MODE}", SETTINGS)
 
 # %% [markdown]
@@ -149,7 +182,8 @@ class NamedItems:
 
 
 def arrays_of(source, image_size):
-    """`(L, ab, ids)` of a source through the shard builder (centre crops), like `photo_split.load_split`."""
+    """`(L, ab, ids)` of a source through the shard builder (centre crops), like
+    `photo_split.load_split`."""
     shard_dir = tempfile.mkdtemp(prefix="notebook03_")
     data_pipeline.write_shards(source, shard_dir, image_size=image_size)
     L, ab, ids = [], [], []
@@ -162,21 +196,33 @@ def arrays_of(source, image_size):
 
 started = time.time()
 if PHOTO_FOLDER is not None:
-    L_photo, ab_photo, photo_ids = arrays_of(NamedItems(photo_split.photo_source("train"), [BRIDGE]),
-                                             SETTINGS["one_photo_size"])
-    L_train, ab_train, train_ids = photo_split.load_split("train", SETTINGS["set_size"], limit=SETTINGS["set_photos"])
-    L_val, ab_val, val_ids = photo_split.load_split("validation", SETTINGS["set_size"],
-                                                    limit=SETTINGS["validation_limit"])
+    L_photo, ab_photo, photo_ids = arrays_of(
+        NamedItems(photo_split.photo_source("train"), [BRIDGE]), SETTINGS["one_photo_size"]
+    )
+    L_train, ab_train, train_ids = photo_split.load_split(
+        "train", SETTINGS["set_size"], limit=SETTINGS["set_photos"]
+    )
+    L_val, ab_val, val_ids = photo_split.load_split(
+        "validation", SETTINGS["set_size"], limit=SETTINGS["validation_limit"]
+    )
 else:
-    print("the imagenet-800 folder is absent (set COLORIZATION_PHOTOS): using the bundled sample photos instead")
-    L_photo, ab_photo, photo_ids = arrays_of(sources.first_n(sources.sample_photos("train"), 1),
-                                             SETTINGS["one_photo_size"])
-    L_train, ab_train, train_ids = arrays_of(sources.first_n(sources.sample_photos("train"), SETTINGS["set_photos"]),
-                                             SETTINGS["set_size"])
+    print(
+        "the imagenet-800 folder is absent (set COLORIZATION_PHOTOS): using the bundled sample "
+        "photos instead"
+    )
+    L_photo, ab_photo, photo_ids = arrays_of(
+        sources.first_n(sources.sample_photos("train"), 1), SETTINGS["one_photo_size"]
+    )
+    L_train, ab_train, train_ids = arrays_of(
+        sources.first_n(sources.sample_photos("train"), SETTINGS["set_photos"]),
+        SETTINGS["set_size"],
+    )
     L_val, ab_val, val_ids = arrays_of(sources.sample_photos("validation"), SETTINGS["set_size"])
-print(f"one photo: {photo_ids[0]} {L_photo.shape[1:3]}; {len(L_train)} training photos "
-      f"({train_ids[0]} ... {train_ids[-1]}), {len(L_val)} validation photos at {L_train.shape[1:3]}; "
-      f"{time.time() - started:.0f} s")
+print(
+    f"one photo: {photo_ids[0]} {L_photo.shape[1:3]}; {len(L_train)} training photos "
+    f"({train_ids[0]} ... {train_ids[-1]}), {len(L_val)} validation photos at "
+    f"{L_train.shape[1:3]}; {time.time() - started:.0f} s"
+)
 
 # %% [markdown]
 # ## 1. One photo: the logged loss and what `model.predict` gives
@@ -209,13 +255,15 @@ print(f"one photo: {photo_ids[0]} {L_photo.shape[1:3]}; {len(L_train)} training 
 # inference mode every few epochs, and the MSE of `predict_ab` (the library's
 # inference) at 100 / 200 / 400 epochs.
 
+
 # %%
 def mse(ab_pred, ab_true):
     return float(np.mean((np.asarray(ab_pred, dtype=np.float64) - ab_true) ** 2))
 
 
 class InferenceLoss(keras.callbacks.Callback):
-    """The logged loss of every epoch and, every `every` epochs, the MSE of the model in inference mode."""
+    """The logged loss of every epoch and, every `every` epochs, the MSE of the model in inference
+    mode."""
 
     def __init__(self, L, ab, every):
         super().__init__()
@@ -225,28 +273,48 @@ class InferenceLoss(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.logged.append(float(logs["loss"]))
         if (epoch + 1) % self.every == 0:
-            self.inference[epoch + 1] = mse(keras.ops.convert_to_numpy(self.model(self.L, training=False)), self.ab)
+            self.inference[epoch + 1] = mse(
+                keras.ops.convert_to_numpy(self.model(self.L, training=False)), self.ab
+            )
 
 
 GREY_MSE_PHOTO = mse(np.zeros_like(ab_photo), ab_photo)
 one_photo = {}
 for momentum in MOMENTA:
-    recipe = recipes.report002(width=SETTINGS["one_photo_width"], batch_size=1, epochs=SETTINGS["checkpoints"][-1])
+    recipe = recipes.report002(
+        width=SETTINGS["one_photo_width"], batch_size=1, epochs=SETTINGS["checkpoints"][-1]
+    )
     keras.utils.set_random_seed(0)
     model = recipe.build_model(input_shape=L_photo.shape[1:], batch_norm_momentum=momentum)
     recipe.compile(model)
     tracker = InferenceLoss(L_photo, ab_photo, SETTINGS["curve_every"])
     started, done, predicted = time.time(), 0, {}
     for checkpoint in SETTINGS["checkpoints"]:
-        model.fit(L_photo, ab_photo, batch_size=1, epochs=checkpoint, initial_epoch=done, verbose=0,
-                  callbacks=[tracker])
+        model.fit(
+            L_photo,
+            ab_photo,
+            batch_size=1,
+            epochs=checkpoint,
+            initial_epoch=done,
+            verbose=0,
+            callbacks=[tracker],
+        )
         done = checkpoint
         predicted[checkpoint] = predict_ab(model, L_photo)
-    one_photo[momentum] = dict(model=model, tracker=tracker, predicted=predicted, seconds=time.time() - started)
-    print(f"momentum {momentum}: {model.count_params():,} parameters, {done} epochs in {time.time() - started:.0f} s")
+    one_photo[momentum] = dict(
+        model=model, tracker=tracker, predicted=predicted, seconds=time.time() - started
+    )
+    print(
+        f"momentum {momentum}: {model.count_params():,} parameters, {done} epochs in "
+        f"{time.time() - started:.0f} s"
+    )
 
 # %%
-REPORT_LOSS = {100: 40.0, 200: 31.0, 400: 24.0}  # report 002, Results: the captions of the bridge figure
+REPORT_LOSS = {
+    100: 40.0,
+    200: 31.0,
+    400: 24.0,
+}  # report 002, Results: the captions of the bridge figure
 rows = []
 for epoch in SETTINGS["checkpoints"]:
     row = {"epochs": epoch, "report": REPORT_LOSS.get(epoch, float("nan"))}
@@ -254,7 +322,10 @@ for epoch in SETTINGS["checkpoints"]:
         row[f"logged, m={momentum}"] = run["tracker"].logged[epoch - 1]
         row[f"predict, m={momentum}"] = mse(run["predicted"][epoch], ab_photo)
     rows.append(row)
-print(f"MSE (Lab units squared) on {photo_ids[0]}; predicting grey (ab = 0) costs {GREY_MSE_PHOTO:.1f}")
+print(
+    f"MSE (Lab units squared) on {photo_ids[0]}; predicting grey (ab = 0) costs "
+    f"{GREY_MSE_PHOTO:.1f}"
+)
 print("".join(f"{key:>20}" for key in rows[0]))
 for row in rows:
     print("".join(f"{value:>20.1f}" for value in row.values()))
@@ -265,7 +336,9 @@ for row in rows:
 # ab shrunk to 1/4 (antialiased) and upsampled back.
 
 # %%
-quarter = keras.ops.image.resize(ab_photo, [side // 4 for side in ab_photo.shape[1:3]], antialias=True)
+quarter = keras.ops.image.resize(
+    ab_photo, [side // 4 for side in ab_photo.shape[1:3]], antialias=True
+)
 round_trip = keras.ops.convert_to_numpy(keras.ops.image.resize(quarter, ab_photo.shape[1:3]))
 ROUND_TRIP_MSE = mse(round_trip, ab_photo)
 print(f"MSE of the 1/4-resolution round trip of the true ab: {ROUND_TRIP_MSE:.1f}")
@@ -274,23 +347,45 @@ print(f"MSE of the 1/4-resolution round trip of the true ab: {ROUND_TRIP_MSE:.1f
 figure, axis = plt.subplots(figsize=(7, 4))
 for momentum, style in zip(MOMENTA, ("-", "--")):
     tracker = one_photo[momentum]["tracker"]
-    axis.plot(np.arange(1, len(tracker.logged) + 1), tracker.logged, style, color="C0", lw=1,
-              label=f"logged training loss, momentum {momentum}")
-    axis.plot(list(tracker.inference), list(tracker.inference.values()), style, color="C1", marker=".",
-              label=f"inference mode (predict), momentum {momentum}")
-axis.plot(list(REPORT_LOSS), list(REPORT_LOSS.values()), "k*", markersize=11, label="report 002 (its bridge)")
+    axis.plot(
+        np.arange(1, len(tracker.logged) + 1),
+        tracker.logged,
+        style,
+        color="C0",
+        lw=1,
+        label=f"logged training loss, momentum {momentum}",
+    )
+    axis.plot(
+        list(tracker.inference),
+        list(tracker.inference.values()),
+        style,
+        color="C1",
+        marker=".",
+        label=f"inference mode (predict), momentum {momentum}",
+    )
+axis.plot(
+    list(REPORT_LOSS),
+    list(REPORT_LOSS.values()),
+    "k*",
+    markersize=11,
+    label="report 002 (its bridge)",
+)
 axis.axhline(GREY_MSE_PHOTO, color="grey", lw=0.8, ls=":", label="predicting grey")
 axis.axhline(ROUND_TRIP_MSE, color="green", lw=0.8, ls=":", label="1/4-resolution round trip")
-axis.set(yscale="log", xlabel="epoch (one step on the photo)", ylabel="MSE, Lab units squared",
-         title=f"One photo at {L_photo.shape[1]}x{L_photo.shape[2]}, multiplier {SETTINGS['one_photo_width']}")
+axis.set(
+    yscale="log",
+    xlabel="epoch (one step on the photo)",
+    ylabel="MSE, Lab units squared",
+    title=(
+        f"One photo at {L_photo.shape[1]}x{L_photo.shape[2]}, multiplier "
+        f"{SETTINGS['one_photo_width']}"
+    ),
+)
 axis.legend(fontsize=7)
 plt.show()
 
 
-def rgb(L, ab):
-    return keras.ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L, ab)))
-
-
+rgb = visualization.to_rgb
 panels = {"photo": rgb(L_photo, ab_photo)[0], "grey": rgb(L_photo, np.zeros_like(ab_photo))[0]}
 for epoch, prediction in one_photo[0.0]["predicted"].items():
     panels[f"predict, {epoch} ep., m=0"] = rgb(L_photo, prediction)[0]
@@ -320,15 +415,24 @@ plt.show()
 #   curve moves.
 
 # %%
-claims = evidence.Claims("03_compact_cnn_overfitting", MODE, train_photos=len(L_train),
-                         validation_photos=len(L_val), one_photo=photo_ids[0],
-                         one_photo_size=int(L_photo.shape[1]), set_size=int(L_train.shape[1]))
-final = {momentum: (mse(run["predicted"][last], ab_photo), run["tracker"].logged[last - 1])
-         for momentum, run in one_photo.items()}
+claims = evidence.Claims(
+    "03_compact_cnn_overfitting",
+    MODE,
+    train_photos=len(L_train),
+    validation_photos=len(L_val),
+    one_photo=photo_ids[0],
+    one_photo_size=int(L_photo.shape[1]),
+    set_size=int(L_train.shape[1]),
+)
+final = {
+    momentum: (mse(run["predicted"][last], ab_photo), run["tracker"].logged[last - 1])
+    for momentum, run in one_photo.items()
+}
 for momentum in MOMENTA:
     predicted_mse, logged = final[momentum]
     claims.add_verdict(
-        "002", f"the predictions shown after {last} epochs have the logged training loss "
+        "002",
+        f"the predictions shown after {last} epochs have the logged training loss "
         f"(batch 1, BatchNorm momentum {momentum})",
         "the predicted bridge is shown under the logged loss (~24 after 400 epochs)",
         {"predict_mse": predicted_mse, "logged_loss": logged, "grey_mse": GREY_MSE_PHOTO},
@@ -336,20 +440,37 @@ for momentum in MOMENTA:
         why=f"predict_ab's MSE vs the logged loss on {photo_ids[0]}, 10% tolerance",
     )
 
-predict_at = {epoch: mse(one_photo[0.0]["predicted"][epoch], ab_photo) for epoch in SETTINGS["checkpoints"]}
+predict_at = {
+    epoch: mse(one_photo[0.0]["predicted"][epoch], ab_photo) for epoch in SETTINGS["checkpoints"]
+}
 logged_curve = np.array(one_photo[0.0]["tracker"].logged)
-first_below = {value: int(np.argmax(logged_curve < value)) + 1 if (logged_curve < value).any() else len(logged_curve) + 1
-               for value in (40.0, 24.0)}  # len + 1: never below within the run
+first_below = {
+    value: int(np.argmax(logged_curve < value)) + 1
+    if (logged_curve < value).any()
+    else len(logged_curve) + 1
+    for value in (40.0, 24.0)
+}  # len + 1: never below within the run
 print("first epoch with a logged loss below the report's 40 and 24:", first_below)
 curve_claim = claims.add_verdict(
-    "002", "trained on one photo, the loss is ~40 / 31 / 24 after 100 / 200 / 400 epochs",
+    "002",
+    "trained on one photo, the loss is ~40 / 31 / 24 after 100 / 200 / 400 epochs",
     "loss ~40 / 31 / 24 (MSE on 8-bit OpenCV ab = Lab units squared)",
-    {**{f"predict_mse_{epoch}": value for epoch, value in predict_at.items()},
-     **{f"logged_loss_{epoch}": one_photo[0.0]["tracker"].logged[epoch - 1] for epoch in SETTINGS["checkpoints"]},
-     "first_epoch_below_40": first_below[40.0], "first_epoch_below_24": first_below[24.0],
-     "grey_mse": GREY_MSE_PHOTO, "quarter_resolution_round_trip_mse": ROUND_TRIP_MSE},
+    {
+        **{f"predict_mse_{epoch}": value for epoch, value in predict_at.items()},
+        **{
+            f"logged_loss_{epoch}": one_photo[0.0]["tracker"].logged[epoch - 1]
+            for epoch in SETTINGS["checkpoints"]
+        },
+        "first_epoch_below_40": first_below[40.0],
+        "first_epoch_below_24": first_below[24.0],
+        "grey_mse": GREY_MSE_PHOTO,
+        "quarter_resolution_round_trip_mse": ROUND_TRIP_MSE,
+    },
     evidence.verdict_for_agreement(predict_at[last], REPORT_LOSS[400], 0.50),
-    why=f"predict_ab's MSE after {last} epochs (momentum 0) vs the report's 24, 50% tolerance (another photo)",
+    why=(
+        f"predict_ab's MSE after {last} epochs (momentum 0) vs the report's 24, 50% tolerance "
+        "(another photo)"
+    ),
 )
 
 # %% [markdown]
@@ -389,6 +510,7 @@ curve_claim = claims.add_verdict(
 # grey's 370. The cell below shows the repeated batches on a toy model; the
 # runs use `ShuffledBatches`, which draws a new permutation every epoch.
 
+
 # %%
 class RecordBatches(keras.Model):
     """A toy model whose training step only records which items formed each batch."""
@@ -424,8 +546,10 @@ class ShuffledBatches(keras.utils.PyDataset):
 
 
 items = np.arange(20, dtype="float32")[:, None]
-for name, data in (("fit(arrays, shuffle=True)", dict(x=items, y=items, batch_size=5)),
-                   ("fit(ShuffledBatches(...))", dict(x=ShuffledBatches(items, items, 5)))):
+for name, data in (
+    ("fit(arrays, shuffle=True)", dict(x=items, y=items, batch_size=5)),
+    ("fit(ShuffledBatches(...))", dict(x=ShuffledBatches(items, items, 5))),
+):
     keras.utils.set_random_seed(0)
     recorder = RecordBatches()
     recorder.compile(optimizer="adam", loss="mse", run_eagerly=True)
@@ -435,22 +559,38 @@ for name, data in (("fit(arrays, shuffle=True)", dict(x=items, y=items, batch_si
 # %%
 set_runs = {}
 for width in SETTINGS["widths"]:
-    recipe = recipes.report002(width=width, batch_size=SETTINGS["set_batch"], epochs=SETTINGS["set_epochs"])
+    recipe = recipes.report002(
+        width=width, batch_size=SETTINGS["set_batch"], epochs=SETTINGS["set_epochs"]
+    )
     keras.utils.set_random_seed(0)
     model = recipe.build_model(input_shape=L_train.shape[1:])
     recipe.compile(model)
     started = time.time()
-    history = model.fit(ShuffledBatches(L_train, ab_train, recipe.batch_size), epochs=recipe.epochs, verbose=0,
-                        validation_data=(L_val, ab_val), validation_freq=SETTINGS["validation_every"])
+    history = model.fit(
+        ShuffledBatches(L_train, ab_train, recipe.batch_size),
+        epochs=recipe.epochs,
+        verbose=0,
+        validation_data=(L_val, ab_val),
+        validation_freq=SETTINGS["validation_every"],
+    )
     seconds = time.time() - started
-    set_runs[width] = dict(model=model, history=history.history, seconds=seconds,
-                           train_pred=predict_ab(model, L_train), val_pred=predict_ab(model, L_val))
-    print(f"multiplier {width}: {model.count_params():,} parameters, {recipe.epochs} epochs on {len(L_train)} photos "
-          f"in {seconds:.0f} s; logged loss {history.history['loss'][-1]:.1f}")
+    set_runs[width] = dict(
+        model=model,
+        history=history.history,
+        seconds=seconds,
+        train_pred=predict_ab(model, L_train),
+        val_pred=predict_ab(model, L_val),
+    )
+    print(
+        f"multiplier {width}: {model.count_params():,} parameters, {recipe.epochs} epochs on "
+        f"{len(L_train)} photos in {seconds:.0f} s; logged loss {history.history['loss'][-1]:.1f}"
+    )
+
 
 # %%
 class Scores(evidence.PhotoScores):
-    """`evidence.PhotoScores` plus "mse": each photo's mean squared ab error (the training loss, Lab units squared)."""
+    """`evidence.PhotoScores` plus "mse": each photo's mean squared ab error (the training loss, Lab
+    units squared)."""
 
     def __init__(self, L, ab_true, ab_pred):
         super().__init__(L, ab_true, ab_pred)
@@ -459,8 +599,10 @@ class Scores(evidence.PhotoScores):
 
 
 SHOWN = ("mse", "auc", "psnr", "colorfulness")
-scores = {("grey", "train"): Scores(L_train, ab_train, np.zeros_like(ab_train)),
-          ("grey", "validation"): Scores(L_val, ab_val, np.zeros_like(ab_val))}
+scores = {
+    ("grey", "train"): Scores(L_train, ab_train, np.zeros_like(ab_train)),
+    ("grey", "validation"): Scores(L_val, ab_val, np.zeros_like(ab_val)),
+}
 for width, run in set_runs.items():
     scores[(f"x{width}", "train")] = Scores(L_train, ab_train, run["train_pred"])
     scores[(f"x{width}", "validation")] = Scores(L_val, ab_val, run["val_pred"])
@@ -468,31 +610,61 @@ print(f"{'model':>8}{'photos':>12}" + "".join(f"{name:>14}" for name in SHOWN))
 for (name, split), score in scores.items():
     print(f"{name:>8}{split:>12}" + "".join(f"{score.metric(metric):>14.3f}" for metric in SHOWN))
 for width, run in set_runs.items():
-    print(f"x{width}: logged training loss of the last epoch {run['history']['loss'][-1]:.1f} (training mode, "
-          f"batch statistics), predict_ab on the same photos {scores[(f'x{width}', 'train')].metric('mse'):.1f}")
-print("true colourfulness: training photos "
-      f"{scores[('grey', 'train')].metric('colorfulness_true'):.1f}, validation photos "
-      f"{scores[('grey', 'validation')].metric('colorfulness_true'):.1f}")
+    print(
+        f"x{width}: logged training loss of the last epoch {run['history']['loss'][-1]:.1f} "
+        "(training mode, batch statistics), predict_ab on the same photos "
+        f"{scores[(f'x{width}', 'train')].metric('mse'):.1f}"
+    )
+print(
+    "true colourfulness: training photos "
+    f"{scores[('grey', 'train')].metric('colorfulness_true'):.1f}, validation photos "
+    f"{scores[('grey', 'validation')].metric('colorfulness_true'):.1f}"
+)
 
 # %%
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 for width, run in set_runs.items():
     history = run["history"]
-    axes[0].plot(np.arange(1, len(history["loss"]) + 1), history["loss"], label=f"x{width} training (logged)")
+    axes[0].plot(
+        np.arange(1, len(history["loss"]) + 1), history["loss"], label=f"x{width} training (logged)"
+    )
     validation_epochs = np.arange(1, len(history["val_loss"]) + 1) * SETTINGS["validation_every"]
-    axes[0].plot(validation_epochs, history["val_loss"], "o--", label=f"x{width} validation (inference)")
+    axes[0].plot(
+        validation_epochs, history["val_loss"], "o--", label=f"x{width} validation (inference)"
+    )
 for split, style in (("train", "-"), ("validation", "--")):
-    axes[0].axhline(scores[("grey", split)].metric("mse"), color="grey", ls=style, lw=0.8,
-                    label=f"grey, {split} photos")
-axes[0].set(yscale="log", xlabel="epoch", ylabel="MSE, Lab units squared",
-            title=f"{len(L_train)} training photos, {L_train.shape[1]}x{L_train.shape[2]}, batch {SETTINGS['set_batch']}")
+    axes[0].axhline(
+        scores[("grey", split)].metric("mse"),
+        color="grey",
+        ls=style,
+        lw=0.8,
+        label=f"grey, {split} photos",
+    )
+axes[0].set(
+    yscale="log",
+    xlabel="epoch",
+    ylabel="MSE, Lab units squared",
+    title=(
+        f"{len(L_train)} training photos, {L_train.shape[1]}x{L_train.shape[2]}, batch "
+        f"{SETTINGS['set_batch']}"
+    ),
+)
 axes[0].legend(fontsize=7)
 names = ["grey"] + [f"x{width}" for width in set_runs]
 positions = np.arange(len(names))
 for offset, split in ((-0.2, "train"), (0.2, "validation")):
-    axes[1].bar(positions + offset, [scores[(name, split)].metric("mse") for name in names], 0.4,
-                label=f"{split} photos")
-axes[1].set(xticks=positions, xticklabels=names, ylabel="MSE of predict_ab", title="training vs validation photos")
+    axes[1].bar(
+        positions + offset,
+        [scores[(name, split)].metric("mse") for name in names],
+        0.4,
+        label=f"{split} photos",
+    )
+axes[1].set(
+    xticks=positions,
+    xticklabels=names,
+    ylabel="MSE of predict_ab",
+    title="training vs validation photos",
+)
 axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
@@ -503,10 +675,14 @@ plt.show()
 # photos (classes never trained on).
 
 # %%
-for title, L_shown, ab_shown, key in (("training photos", L_train, ab_train, "train_pred"),
-                                      ("validation photos", L_val, ab_val, "val_pred")):
+for title, L_shown, ab_shown, key in (
+    ("training photos", L_train, ab_train, "train_pred"),
+    ("validation photos", L_val, ab_val, "val_pred"),
+):
     figure = visualization.plot_colorizations(
-        L_shown[:4], {f"multiplier {width}": run[key][:4] for width, run in set_runs.items()}, ab_shown[:4]
+        L_shown[:4],
+        {f"multiplier {width}": run[key][:4] for width, run in set_runs.items()},
+        ab_shown[:4],
     )
     figure.suptitle(title, y=1.02)
     plt.show()
@@ -537,42 +713,77 @@ for title, L_shown, ab_shown, key in (("training photos", L_train, ab_train, "tr
 
 # %%
 comparisons = {
-    "x16 vs x32, train mse": evidence.compare(scores[("x16", "train")], scores[("x32", "train")], "mse"),
-    "x16 vs x32, validation auc": evidence.compare(scores[("x16", "validation")], scores[("x32", "validation")], "auc"),
-    "train vs validation, x16 mse": evidence.compare(scores[("x16", "train")], scores[("x16", "validation")], "mse"),
-    "train vs validation, x16 auc": evidence.compare(scores[("x16", "train")], scores[("x16", "validation")], "auc"),
-    "train vs validation, x32 mse": evidence.compare(scores[("x32", "train")], scores[("x32", "validation")], "mse"),
-    "x16 vs grey, validation mse": evidence.compare(scores[("x16", "validation")], scores[("grey", "validation")], "mse"),
-    "x16 vs grey, validation auc": evidence.compare(scores[("x16", "validation")], scores[("grey", "validation")], "auc"),
+    "x16 vs x32, train mse": evidence.compare(
+        scores[("x16", "train")], scores[("x32", "train")], "mse"
+    ),
+    "x16 vs x32, validation auc": evidence.compare(
+        scores[("x16", "validation")], scores[("x32", "validation")], "auc"
+    ),
+    "train vs validation, x16 mse": evidence.compare(
+        scores[("x16", "train")], scores[("x16", "validation")], "mse"
+    ),
+    "train vs validation, x16 auc": evidence.compare(
+        scores[("x16", "train")], scores[("x16", "validation")], "auc"
+    ),
+    "train vs validation, x32 mse": evidence.compare(
+        scores[("x32", "train")], scores[("x32", "validation")], "mse"
+    ),
+    "x16 vs grey, validation mse": evidence.compare(
+        scores[("x16", "validation")], scores[("grey", "validation")], "mse"
+    ),
+    "x16 vs grey, validation auc": evidence.compare(
+        scores[("x16", "validation")], scores[("grey", "validation")], "auc"
+    ),
 }
 for name, result in comparisons.items():
-    print(f"{name:>30}: {result['a']:.3f} - {result['b']:.3f} = {result['difference']:+.3f} "
-          f"[{result['low']:+.3f}, {result['high']:+.3f}]")
+    print(
+        f"{name:>30}: {result['a']:.3f} - {result['b']:.3f} = {result['difference']:+.3f} "
+        f"[{result['low']:+.3f}, {result['high']:+.3f}]"
+    )
 
 # %%
-sizes = f"{len(L_train)} photos at {L_train.shape[1]}x{L_train.shape[2]}, {SETTINGS['set_epochs']} epochs"
+sizes = (
+    f"{len(L_train)} photos at {L_train.shape[1]}x{L_train.shape[2]}, {SETTINGS['set_epochs']} "
+    "epochs"
+)
 claims.add_comparison(
-    "002", "reducing the kernel count (multiplier 32 -> 16) helped the model learn small sets more quickly",
+    "002",
+    "reducing the kernel count (multiplier 32 -> 16) helped the model learn small sets more "
+    "quickly",
     "qualitative; 10-20 images, multipliers 32 and 16, batch 5, 200-400 epochs",
-    comparisons["x16 vs x32, train mse"], names=("train_mse_x16", "train_mse_x32"), expected_sign=-1,
+    comparisons["x16 vs x32, train mse"],
+    names=("train_mse_x16", "train_mse_x32"),
+    expected_sign=-1,
     why=f"training-photo MSE of predict_ab, x16 minus x32, paired bootstrap ({sizes})",
 )
 claims.add_comparison(
-    "002", "for small numbers of images, multiplier 16 gave superior results to more kernels",
+    "002",
+    "for small numbers of images, multiplier 16 gave superior results to more kernels",
     "qualitative (multiplier 16 instead of 32 or 64)",
-    comparisons["x16 vs x32, validation auc"], names=("validation_auc_x16", "validation_auc_x32"), expected_sign=+1,
+    comparisons["x16 vs x32, validation auc"],
+    names=("validation_auc_x16", "validation_auc_x32"),
+    expected_sign=+1,
     why=f"validation AuC of predict_ab, x16 minus x32, paired bootstrap ({sizes})",
 )
 claims.add_comparison(
-    "002", "on 10-20 images the model memorises rather than learns",
+    "002",
+    "on 10-20 images the model memorises rather than learns",
     "qualitative: 'it seemed to be memorization more than learning'",
-    comparisons["train vs validation, x16 mse"], names=("train_mse_x16", "validation_mse_x16"), expected_sign=-1,
-    why=f"MSE of predict_ab on the training minus the validation photos, x16, unpaired bootstrap ({sizes})",
+    comparisons["train vs validation, x16 mse"],
+    names=("train_mse_x16", "validation_mse_x16"),
+    expected_sign=-1,
+    why=(
+        "MSE of predict_ab on the training minus the validation photos, x16, unpaired bootstrap "
+        f"({sizes})"
+    ),
 )
 random_claim = claims.add_comparison(
-    "002", "trained and tested on different images, the results were random",
+    "002",
+    "trained and tested on different images, the results were random",
     "qualitative: 'the results were random'",
-    comparisons["x16 vs grey, validation mse"], names=("validation_mse_x16", "validation_mse_grey"), expected_sign=+1,
+    comparisons["x16 vs grey, validation mse"],
+    names=("validation_mse_x16", "validation_mse_grey"),
+    expected_sign=+1,
     why=f"validation MSE of predict_ab, x16 minus predicting grey, paired bootstrap ({sizes})",
 )
 
@@ -610,10 +821,16 @@ edges = sobel(L_photo[0, ..., 0] / 100.0)
 for name in visualization.layer_groups(activation_model):
     probe = keras.Model(activation_model.inputs[0], activation_model.get_layer(name).output)
     maps = np.asarray(keras.ops.convert_to_numpy(probe(L_photo, training=False)))[0]
-    correlations = [abs(np.corrcoef(resize(maps[..., c], edges.shape, order=1).ravel(), edges.ravel())[0, 1])
-                    for c in range(maps.shape[-1]) if maps[..., c].std() > 1e-8]
-    print(f"{name}: {maps.shape[0]}x{maps.shape[1]}, mean |corr| with the edges over "
-          f"{len(correlations)}/{maps.shape[-1]} active channels: {np.mean(correlations) if correlations else 0:.2f}")
+    correlations = [
+        abs(np.corrcoef(resize(maps[..., c], edges.shape, order=1).ravel(), edges.ravel())[0, 1])
+        for c in range(maps.shape[-1])
+        if maps[..., c].std() > 1e-8
+    ]
+    print(
+        f"{name}: {maps.shape[0]}x{maps.shape[1]}, mean |corr| with the edges over "
+        f"{len(correlations)}/{maps.shape[-1]} active channels: "
+        f"{np.mean(correlations) if correlations else 0:.2f}"
+    )
 
 # %% [markdown]
 # ## Claims and verdicts
@@ -622,6 +839,8 @@ for name in visualization.layer_groups(activation_model):
 claims.results["run_seconds"] = round(time.time() - NOTEBOOK_STARTED, 1)
 print(claims.table())
 claims.write()
-print(f"MODE={MODE}: the whole notebook ran in {time.time() - NOTEBOOK_STARTED:.0f} s "
-      f"(one photo: {sum(run['seconds'] for run in one_photo.values()):.0f} s, twenty photos: "
-      f"{sum(run['seconds'] for run in set_runs.values()):.0f} s)")
+print(
+    f"MODE={MODE}: the whole notebook ran in {time.time() - NOTEBOOK_STARTED:.0f} s "
+    f"(one photo: {sum(run['seconds'] for run in one_photo.values()):.0f} s, twenty photos: "
+    f"{sum(run['seconds'] for run in set_runs.values()):.0f} s)"
+)

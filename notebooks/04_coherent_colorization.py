@@ -110,29 +110,63 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import data_pipeline
-from notebook_support import evidence
-from colorization.training import recipes
-from notebook_support import visualization
 from colorization.inference import predict_ab
 from colorization.losses import RebalancedCrossEntropy
 from colorization.models.coherent import coherence_rebalancing
 from colorization.models.coherent import gradient_magnitude_counts
 from colorization.quantization import ABQuantizer
+from colorization.training import recipes
+from notebook_support import evidence
 from notebook_support import photo_split
+from notebook_support import visualization
 
 MODE = evidence.notebook_mode()
 SEED = 0
-BASE_TEMPERATURE = 0.38  # Zhang et al.'s annealed mean, the base's own decoding (report 003, section 2.3)
+BASE_TEMPERATURE = (
+    0.38  # Zhang et al.'s annealed mean, the base's own decoding (report 003, section 2.3)
+)
 SETTINGS = {
-    "smoke": dict(image_size=32, width=4, branch_filters=8, refine_filters=16, batch_size=8, epochs=1,
-                  learning_rate=1e-3, train_crops=1, train_limit=16, validation_limit=8),
-    "cpu": dict(image_size=48, width=16, branch_filters=16, refine_filters=32, batch_size=16, epochs=6,
-                learning_rate=1e-3, train_crops=2, train_limit=None, validation_limit=None),
-    "full": dict(image_size=256, width=64, branch_filters=32, refine_filters=64, batch_size=40, epochs=15,
-                 learning_rate=1e-4, train_crops=1, train_limit=None, validation_limit=2000),
+    "smoke": dict(
+        image_size=32,
+        width=4,
+        branch_filters=8,
+        refine_filters=16,
+        batch_size=8,
+        epochs=1,
+        learning_rate=1e-3,
+        train_crops=1,
+        train_limit=16,
+        validation_limit=8,
+    ),
+    "cpu": dict(
+        image_size=48,
+        width=16,
+        branch_filters=16,
+        refine_filters=32,
+        batch_size=16,
+        epochs=6,
+        learning_rate=1e-3,
+        train_crops=2,
+        train_limit=None,
+        validation_limit=None,
+    ),
+    "full": dict(
+        image_size=256,
+        width=64,
+        branch_filters=32,
+        refine_filters=64,
+        batch_size=40,
+        epochs=15,
+        learning_rate=1e-4,
+        train_crops=1,
+        train_limit=None,
+        validation_limit=2000,
+    ),
 }[MODE]
 RECIPE = recipes.report003().replace(
-    batch_size=SETTINGS["batch_size"], epochs=SETTINGS["epochs"], learning_rate=SETTINGS["learning_rate"]
+    batch_size=SETTINGS["batch_size"],
+    epochs=SETTINGS["epochs"],
+    learning_rate=SETTINGS["learning_rate"],
 )
 size = SETTINGS["image_size"]
 DATA = pathlib.Path(tempfile.mkdtemp(prefix="notebook04_"))
@@ -149,6 +183,7 @@ print(f"MODE={MODE} ({'cpu mode' if MODE == 'cpu' else MODE}); settings {SETTING
 # photo. Full mode: COCO 2017 through TFDS, the report's 86,301 training
 # images (the first of COCO's train split) and its other 36,986 for
 # validation (the rest of train plus val), measured on the first 2,000 of val.
+
 
 # %%
 class Slice:
@@ -169,7 +204,9 @@ class Slice:
 def read_arrays(directory, split, limit=None):
     """`(L, ab)` NumPy arrays of a shard split, in manifest order, at most `limit` examples."""
     L, ab = [], []
-    for batch_L, batch_ab in data_pipeline.iterate_numpy(directory, 256, shuffle=False, split=split):
+    for batch_L, batch_ab in data_pipeline.iterate_numpy(
+        directory, 256, shuffle=False, split=split
+    ):
         L.append(batch_L), ab.append(batch_ab)
         if limit is not None and sum(len(x) for x in L) >= limit:
             break
@@ -177,12 +214,16 @@ def read_arrays(directory, split, limit=None):
 
 
 started = time.time()
-crops = dict(crops_per_image=SETTINGS["train_crops"], crop="random" if SETTINGS["train_crops"] > 1 else None)
+crops = dict(
+    crops_per_image=SETTINGS["train_crops"], crop="random" if SETTINGS["train_crops"] > 1 else None
+)
 if MODE == "full":
     from data_pipeline import sources
 
     coco_train = sources.tfds("coco/2017", split="train")
-    data_pipeline.write_shards(Slice(coco_train, 0, RECIPE.train_images, "train"), DATA, image_size=size)
+    data_pipeline.write_shards(
+        Slice(coco_train, 0, RECIPE.train_images, "train"), DATA, image_size=size
+    )
     data_pipeline.write_shards(
         Slice(coco_train, RECIPE.train_images, len(coco_train), "rest"), DATA, image_size=size
     )
@@ -197,13 +238,21 @@ elif photo_split.find_photo_folder() is not None:
     L_val, ab_val, val_ids = photo_split.load_split(
         "validation", size, limit=SETTINGS["validation_limit"], shard_dir=DATA / "validation"
     )
-    TRAIN_PHOTOS = len({example_id.split("#")[0] for example_id in train_ids})  # crop k of a photo is "name#k"
+    TRAIN_PHOTOS = len(
+        {example_id.split("#")[0] for example_id in train_ids}
+    )  # crop k of a photo is "name#k"
     VALIDATION_IMAGES = len(L_val)
 else:
-    print("imagenet-800 photos not found beside the repository: using data_pipeline's bundled sample photos")
-    data_pipeline.write_shards(data_pipeline.sources.sample_photos("train"), DATA, image_size=size, **crops)
-    data_pipeline.write_shards(data_pipeline.sources.sample_photos("validation"), DATA / "validation",
-                               image_size=size)
+    print(
+        "imagenet-800 photos not found beside the repository: using data_pipeline's bundled "
+        "sample photos"
+    )
+    data_pipeline.write_shards(
+        data_pipeline.sources.sample_photos("train"), DATA, image_size=size, **crops
+    )
+    data_pipeline.write_shards(
+        data_pipeline.sources.sample_photos("validation"), DATA / "validation", image_size=size
+    )
     L_val, ab_val = read_arrays(DATA / "validation", "validation")
     TRAIN_PHOTOS = len(data_pipeline.sources.sample_photos("train"))
     VALIDATION_IMAGES = len(L_val)
@@ -211,10 +260,14 @@ else:
 train_examples = data_pipeline.load_manifest(DATA)["splits"]["train"]["num_examples"]
 PRIOR = data_pipeline.compute_prior(DATA, split="train")
 CLASS_WEIGHTS = RECIPE.class_weights(PRIOR)  # report 003 eq. 1, lambda = 1/2
-GRADIENT_COUNTS = gradient_magnitude_counts(data_pipeline.iterate_numpy(DATA, 256, shuffle=False, split="train"))
-print(f"training: {TRAIN_PHOTOS} photos, {train_examples} crops of {size}x{size}; "
-      f"measured on {len(L_val)} validation images of {size}x{size} (of {VALIDATION_IMAGES}); "
-      f"data ready in {time.time() - started:.0f}s")
+GRADIENT_COUNTS = gradient_magnitude_counts(
+    data_pipeline.iterate_numpy(DATA, 256, shuffle=False, split="train")
+)
+print(
+    f"training: {TRAIN_PHOTOS} photos, {train_examples} crops of {size}x{size}; "
+    f"measured on {len(L_val)} validation images of {size}x{size} (of {VALIDATION_IMAGES}); "
+    f"data ready in {time.time() - started:.0f}s"
+)
 
 
 # %% [markdown]
@@ -235,7 +288,10 @@ labels = ["0"] + [f"{e:g}" for e in FIX["edges"]]
 print(f"{'|grad| from':>12}{'share':>10}{'weight':>10}")
 for label, share, weight in zip(labels, gradient_share, FIX["weights"]):
     print(f"{label:>12}{share:>10.3f}{weight:>10.2f}")
-print(f"{gradient_share[:3].sum():.0%} of training pixels have an ab gradient below {FIX['edges'][2]:g} Lab units")
+print(
+    f"{gradient_share[:3].sum():.0%} of training pixels have an ab gradient below "
+    f"{FIX['edges'][2]:g} Lab units"
+)
 
 # %% [markdown]
 # ## Training: the report's model, and the same model with the fix
@@ -253,18 +309,31 @@ print(f"{gradient_share[:3].sum():.0%} of training pixels have an ab gradient be
 # running means over each epoch), shown for how training went; every claim
 # below is measured from inference-mode predictions on validation photos.
 
+
 # %%
 def train_epoch(epoch):
-    """The epoch's `(L, ab)` batches: shuffled and flipped by NumPy from the seed and the epoch alone."""
-    return data_pipeline.iterate_numpy(DATA, RECIPE.batch_size, shuffle=True, flip=True, seed=SEED + epoch,
-                                       split="train", drop_remainder=True)
+    """The epoch's `(L, ab)` batches: shuffled and flipped by NumPy from the seed and the epoch
+    alone."""
+    return data_pipeline.iterate_numpy(
+        DATA,
+        RECIPE.batch_size,
+        shuffle=True,
+        flip=True,
+        seed=SEED + epoch,
+        split="train",
+        drop_remainder=True,
+    )
 
 
 def build(rebalancing):
     keras.utils.set_random_seed(SEED)
     model = RECIPE.build_model(
-        input_shape=(size, size, 1), width=SETTINGS["width"], branch_filters=SETTINGS["branch_filters"],
-        refine_filters=SETTINGS["refine_filters"], class_weights=CLASS_WEIGHTS, coherence_rebalancing=rebalancing,
+        input_shape=(size, size, 1),
+        width=SETTINGS["width"],
+        branch_filters=SETTINGS["branch_filters"],
+        refine_filters=SETTINGS["refine_filters"],
+        class_weights=CLASS_WEIGHTS,
+        coherence_rebalancing=rebalancing,
     )
     return RECIPE.compile(model)
 
@@ -282,11 +351,15 @@ for name, rebalancing in zip(RUN_NAMES, (None, FIX)):
         for key, values in logs.items():
             history.setdefault(key, []).extend(values)
     runs[name] = dict(model=model, history=history, initial_base=initial_base, seconds=seconds)
-    print(f"{name}: {model.count_params():,} parameters ({model.base.count_params():,} in the base); "
-          f"epoch 1 took {seconds[0]:.0f}s, {RECIPE.epochs} epochs {sum(seconds):.0f}s")
+    print(
+        f"{name}: {model.count_params():,} parameters ({model.base.count_params():,} in the base); "
+        f"epoch 1 took {seconds[0]:.0f}s, {RECIPE.epochs} epochs {sum(seconds):.0f}s"
+    )
 
-visualization.plot_histories({k: v["history"] for k, v in runs.items()},
-                             keys=("cross_entropy", "coherence", "regularizer", "loss"))
+visualization.plot_histories(
+    {k: v["history"] for k, v in runs.items()},
+    keys=("cross_entropy", "coherence", "regularizer", "loss"),
+)
 plt.suptitle("training losses logged by fit (training mode)", y=1.02)
 plt.show()
 
@@ -312,18 +385,22 @@ def base_predictions(model, L, ab_true):
     """The base's ab at T = 0.38 and its per-photo cross-entropy, `CHUNK` photos at a time."""
     ab_parts, entropy_parts = [], []
     for start in range(0, len(L), CHUNK):
-        L_chunk, ab_chunk = L[start:start + CHUNK], ab_true[start:start + CHUNK]
+        L_chunk, ab_chunk = L[start : start + CHUNK], ab_true[start : start + CHUNK]
         probabilities = model.base.predict(L_chunk, batch_size=64, verbose=0)
         entropy = keras.ops.convert_to_numpy(per_pixel_cross_entropy(ab_chunk, probabilities))
         entropy_parts.append(entropy.reshape(len(L_chunk), -1).mean(axis=1))
-        ab_parts.append(predict_ab(model.base, L_chunk, temperature=BASE_TEMPERATURE, batch_size=64))
+        ab_parts.append(
+            predict_ab(model.base, L_chunk, temperature=BASE_TEMPERATURE, batch_size=64)
+        )
     return np.concatenate(ab_parts), np.concatenate(entropy_parts)
 
 
 started = time.time()
 predictions, base_cross_entropy = {}, {}
 for name, run in runs.items():
-    predictions[f"base, {name}"], base_cross_entropy[name] = base_predictions(run["model"], L_val, ab_val)
+    predictions[f"base, {name}"], base_cross_entropy[name] = base_predictions(
+        run["model"], L_val, ab_val
+    )
     predictions[f"refined, {name}"] = predict_ab(run["model"], L_val, batch_size=64)
 print(f"predicted {len(L_val)} validation photos with 4 outputs in {time.time() - started:.0f}s")
 
@@ -343,6 +420,7 @@ print(f"predicted {len(L_val)} validation photos with 4 outputs in {time.time() 
 # Both are added to `PhotoScores` as per-photo values, so `evidence.compare`
 # bootstraps them over photos like its own metrics.
 
+
 # %%
 def ab_spread(ab):
     return np.sqrt(ab[..., 0].var(axis=(1, 2)) + ab[..., 1].var(axis=(1, 2)))
@@ -351,7 +429,7 @@ def ab_spread(ab):
 def dominant_bin_share(ab):
     shares = []
     for start in range(0, len(ab), CHUNK):
-        bins = keras.ops.convert_to_numpy(quantizer.hard_encode(ab[start:start + CHUNK]))
+        bins = keras.ops.convert_to_numpy(quantizer.hard_encode(ab[start : start + CHUNK]))
         shares += [np.bincount(row).max() / row.size for row in bins.reshape(len(bins), -1)]
     return np.array(shares)
 
@@ -384,15 +462,25 @@ print(f"{'output':<30}{'mean a':>10}{'mean b':>10}{'std over photos of the photo
 for name, ab in list(predictions.items()) + [("truth", ab_val)]:
     photo_means = ab.mean(axis=(1, 2))
     spread_between = photo_means.std(axis=0)
-    print(f"{name:<30}{ab[..., 0].mean():>10.2f}{ab[..., 1].mean():>10.2f}"
-          f"{spread_between[0]:>21.3f}{spread_between[1]:>21.3f}")
+    print(
+        f"{name:<30}{ab[..., 0].mean():>10.2f}{ab[..., 1].mean():>10.2f}"
+        f"{spread_between[0]:>21.3f}{spread_between[1]:>21.3f}"
+    )
 
 # %%
 figure, axes = plt.subplots(1, 2, figsize=(11, 3.4))
 for name in ("base, without the fix", "refined, without the fix", "refined, with the fix", "truth"):
-    axes[0].hist(scores[name].values["ab_spread"], bins=25, histtype="step", linewidth=1.5, label=name)
-    axes[1].hist(scores[name].values["dominant_bin_share"], bins=25, range=(0, 1), histtype="step",
-                 linewidth=1.5, label=name)
+    axes[0].hist(
+        scores[name].values["ab_spread"], bins=25, histtype="step", linewidth=1.5, label=name
+    )
+    axes[1].hist(
+        scores[name].values["dominant_bin_share"],
+        bins=25,
+        range=(0, 1),
+        histtype="step",
+        linewidth=1.5,
+        label=name,
+    )
 axes[0].set_xlabel("ab spread per photo, sqrt(var a + var b) (Lab units)")
 axes[1].set_xlabel("share of pixels in the photo's dominant ab bin")
 for axis in axes:
@@ -406,10 +494,13 @@ rows = min(6, len(L_val))
 shown = np.linspace(0, len(L_val) - 1, rows).astype(int)
 figure = visualization.plot_colorizations(
     L_val[shown],
-    {"base (T=0.38)": predictions["base, without the fix"][shown],
-     "refined": predictions["refined, without the fix"][shown],
-     "refined with the fix": predictions["refined, with the fix"][shown]},
-    ab_val[shown], max_images=rows,
+    {
+        "base (T=0.38)": predictions["base, without the fix"][shown],
+        "refined": predictions["refined, without the fix"][shown],
+        "refined with the fix": predictions["refined, with the fix"][shown],
+    },
+    ab_val[shown],
+    max_images=rows,
 )
 plt.show()
 
@@ -435,26 +526,45 @@ plt.show()
 # colourfulness, negative dominant-bin share, if it reduces the collapse.
 
 # %%
-claims = evidence.Claims("04_coherent_colorization", MODE, train_photos=TRAIN_PHOTOS,
-                         validation_photos=len(L_val), image_size=size, epochs=RECIPE.epochs)
-COLLAPSE_MEASURES = (("ab_spread", -1, "the per-photo ab spread"),
-                     ("dominant_bin_share", +1, "the share of pixels in the photo's dominant ab bin"),
-                     ("colorfulness", -1, "the colourfulness"))
+claims = evidence.Claims(
+    "04_coherent_colorization",
+    MODE,
+    train_photos=TRAIN_PHOTOS,
+    validation_photos=len(L_val),
+    image_size=size,
+    epochs=RECIPE.epochs,
+)
+COLLAPSE_MEASURES = (
+    ("ab_spread", -1, "the per-photo ab spread"),
+    ("dominant_bin_share", +1, "the share of pixels in the photo's dominant ab bin"),
+    ("colorfulness", -1, "the colourfulness"),
+)
 for metric, sign, words in COLLAPSE_MEASURES:
     claims.add_comparison(
-        "003", f"the refined output 'always chooses a mostly constant value for all pixels' ({metric})",
+        "003",
+        f"the refined output 'always chooses a mostly constant value for all pixels' ({metric})",
         "qualitative (section 5): the refined colours collapse to a near-constant value",
-        evidence.compare(scores["refined, without the fix"], scores["base, without the fix"], metric, seed=SEED),
-        names=("refined", "base"), expected_sign=sign,
-        why=f"refined minus the base's own colours (T=0.38), {words}, expected {'+' if sign > 0 else '-'}",
+        evidence.compare(
+            scores["refined, without the fix"], scores["base, without the fix"], metric, seed=SEED
+        ),
+        names=("refined", "base"),
+        expected_sign=sign,
+        why=(
+            f"refined minus the base's own colours (T=0.38), {words}, expected "
+            f"{'+' if sign > 0 else '-'}"
+        ),
     )
 for metric, sign, words in COLLAPSE_MEASURES:
     claims.add_comparison(
-        "003", f"rebalancing the coherence loss by the gradient-size distribution would address the collapse "
-               f"({metric})",
+        "003",
+        "rebalancing the coherence loss by the gradient-size distribution would address the "
+        f"collapse ({metric})",
         "proposed, untested (section 5)",
-        evidence.compare(scores["refined, with the fix"], scores["refined, without the fix"], metric, seed=SEED),
-        names=("with_fix", "without_fix"), expected_sign=-sign,
+        evidence.compare(
+            scores["refined, with the fix"], scores["refined, without the fix"], metric, seed=SEED
+        ),
+        names=("with_fix", "without_fix"),
+        expected_sign=-sign,
         why=f"refined with minus without the fix, {words}, expected {'+' if -sign > 0 else '-'}",
     )
 
@@ -467,11 +577,15 @@ for metric, sign, words in COLLAPSE_MEASURES:
 
 # %%
 claims.add_comparison(
-    "003", "rebalancing the coherence loss by the gradient-size distribution would address the collapse "
-           "(refined ab spread with the fix reaches the base's)",
+    "003",
+    "rebalancing the coherence loss by the gradient-size distribution would address the collapse "
+    "(refined ab spread with the fix reaches the base's)",
     "proposed, untested (section 5)",
-    evidence.compare(scores["refined, with the fix"], scores["base, with the fix"], "ab_spread", seed=SEED),
-    names=("refined_with_fix", "base"), expected_sign=+1,
+    evidence.compare(
+        scores["refined, with the fix"], scores["base, with the fix"], "ab_spread", seed=SEED
+    ),
+    names=("refined_with_fix", "base"),
+    expected_sign=+1,
     why="refined with the fix minus the base's own colours, the per-photo ab spread, expected +",
 )
 
@@ -489,25 +603,42 @@ claims.add_comparison(
 # %%
 CROSS_ENTROPY_TOLERANCE = 0.01
 without, with_fix = (runs[name] for name in RUN_NAMES)
-initial_gap = max(float(np.max(np.abs(a - b))) for a, b in zip(without["initial_base"], with_fix["initial_base"]))
-trained_gap = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-                  for a, b in zip(without["model"].base.get_weights(), with_fix["model"].base.get_weights()))
-colour_gap = float(np.max(np.abs(predictions["base, without the fix"] - predictions["base, with the fix"])))
-logged_gap = max(abs(a - b) for a, b in zip(without["history"]["cross_entropy"],
-                                              with_fix["history"]["cross_entropy"]))
-print(f"largest base weight difference: {initial_gap:.3g} at the start, {trained_gap:.3g} after training; "
-      f"largest difference of the bases' ab: {colour_gap:.3g} Lab units; "
-      f"of the logged training cross-entropy: {logged_gap:.3g}")
+initial_gap = max(
+    float(np.max(np.abs(a - b))) for a, b in zip(without["initial_base"], with_fix["initial_base"])
+)
+trained_gap = max(
+    float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+    for a, b in zip(without["model"].base.get_weights(), with_fix["model"].base.get_weights())
+)
+colour_gap = float(
+    np.max(np.abs(predictions["base, without the fix"] - predictions["base, with the fix"]))
+)
+logged_gap = max(
+    abs(a - b)
+    for a, b in zip(without["history"]["cross_entropy"], with_fix["history"]["cross_entropy"])
+)
+print(
+    f"largest base weight difference: {initial_gap:.3g} at the start, {trained_gap:.3g} after "
+    f"training; largest difference of the bases' ab: {colour_gap:.3g} Lab units; of the logged "
+    f"training cross-entropy: {logged_gap:.3g}"
+)
 cross_entropy = {name: float(base_cross_entropy[name].mean()) for name in RUN_NAMES}
 claims.add_verdict(
-    "003", "the base is trained by the cross-entropy alone: its cross-entropy is the same in both runs",
+    "003",
+    "the base is trained by the cross-entropy alone: its cross-entropy is the same in both runs",
     "qualitative (section 4): coherence and regulariser gradients are stopped before the base",
-    {"cross_entropy_without_fix": cross_entropy["without the fix"],
-     "cross_entropy_with_fix": cross_entropy["with the fix"],
-     "largest_base_weight_difference": trained_gap},
-    evidence.verdict_for_agreement(cross_entropy["without the fix"], cross_entropy["with the fix"],
-                                   CROSS_ENTROPY_TOLERANCE),
-    why="the base's rebalanced cross-entropy on the validation photos (inference mode), same seed and data",
+    {
+        "cross_entropy_without_fix": cross_entropy["without the fix"],
+        "cross_entropy_with_fix": cross_entropy["with the fix"],
+        "largest_base_weight_difference": trained_gap,
+    },
+    evidence.verdict_for_agreement(
+        cross_entropy["without the fix"], cross_entropy["with the fix"], CROSS_ENTROPY_TOLERANCE
+    ),
+    why=(
+        "the base's rebalanced cross-entropy on the validation photos (inference mode), same seed "
+        "and data"
+    ),
 )
 
 # %%

@@ -1,4 +1,4 @@
-"""The command line end to end: colorize (good, missing, non-image inputs, bad models) and evaluate."""
+"""The command line end to end: colorize (good, missing, non-image inputs, bad models), evaluate."""
 
 import json
 import os
@@ -34,7 +34,9 @@ def inputs(tmp_path, photo_rgb):
     folder.mkdir()
     grey = (skcolor.rgb2gray(photo_rgb) * 255).round().astype(np.uint8)
     Image.fromarray(grey).save(folder / "grey.png")
-    rgba = np.dstack([(photo_rgb * 255).astype(np.uint8)[:40, :50], np.full((40, 50), 128, np.uint8)])
+    rgba = np.dstack(
+        [(photo_rgb * 255).astype(np.uint8)[:40, :50], np.full((40, 50), 128, np.uint8)]
+    )
     Image.fromarray(rgba, "RGBA").save(folder / "rgba.png")
     (folder / "notes.png").write_text("this is not an image")
     return folder
@@ -43,10 +45,19 @@ def inputs(tmp_path, photo_rgb):
 def test_colorize_keeps_going_and_names_bad_files(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
     out = tmp_path / "out"
-    code = cli.main([
-        "colorize", str(inputs / "grey.png"), str(inputs / "missing.jpg"), str(inputs / "notes.png"),
-        str(inputs / "rgba.png"), "-o", str(out), "--model", str(model),
-    ])
+    code = cli.main(
+        [
+            "colorize",
+            str(inputs / "grey.png"),
+            str(inputs / "missing.jpg"),
+            str(inputs / "notes.png"),
+            str(inputs / "rgba.png"),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+        ]
+    )
     err = capsys.readouterr().err
     assert code != 0
     assert "missing.jpg" in err and "not found" in err
@@ -62,7 +73,9 @@ def test_colorize_keeps_going_and_names_bad_files(tmp_path, inputs, capsys):
 
 def test_colorize_all_good_exits_zero(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
-    code = cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)])
+    code = cli.colorize_main(
+        [str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)]
+    )
     captured = capsys.readouterr()
     assert code == 0 and (tmp_path / "o" / "grey.png").exists()
     assert captured.out.startswith("colorized 1 of 1 images into") and "skipped" not in captured.out
@@ -72,10 +85,25 @@ def test_colorize_all_good_exits_zero(tmp_path, inputs, capsys):
 def test_verbose_names_every_file_written(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
     out = tmp_path / "o"
-    assert cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(out),
-                              "--model", str(model), "--verbose"]) == 0
+    assert (
+        cli.colorize_main(
+            [
+                str(inputs / "grey.png"),
+                str(inputs / "rgba.png"),
+                "-o",
+                str(out),
+                "--model",
+                str(model),
+                "--verbose",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err.splitlines()
-    assert f"{inputs / 'grey.png'} -> {out / 'grey.png'}" in err and f"{inputs / 'rgba.png'} -> {out / 'rgba.png'}" in err
+    assert (
+        f"{inputs / 'grey.png'} -> {out / 'grey.png'}" in err
+        and f"{inputs / 'rgba.png'} -> {out / 'rgba.png'}" in err
+    )
 
 
 def test_colorize_refuses_bad_models(tmp_path, inputs, capsys):
@@ -83,51 +111,106 @@ def test_colorize_refuses_bad_models(tmp_path, inputs, capsys):
     inp = keras.Input((8, 8, 1))
     keras.Model(inp, keras.layers.Conv2D(5, 1)(inp)).save(tmp_path / "five.keras")
     (tmp_path / "junk.keras").write_bytes(b"not a zip file")
-    for name, message in [("five.keras", "incompatible model"), ("junk.keras", "cannot load model"),
-                          ("absent.keras", "model file not found")]:
-        code = cli.colorize_main([image, "-o", str(tmp_path / "o"), "--model", str(tmp_path / name)])
+    for name, message in [
+        ("five.keras", "incompatible model"),
+        ("junk.keras", "cannot load model"),
+        ("absent.keras", "model file not found"),
+    ]:
+        code = cli.colorize_main(
+            [image, "-o", str(tmp_path / "o"), "--model", str(tmp_path / name)]
+        )
         err = capsys.readouterr().err
         assert code == cli.EXIT_FATAL and message in err and name in err
 
 
-FRAMEWORK_LINE = re.compile(r"^[IWEF]\d{4} |absl::|oneDNN|cuInit|cuda|XLA|TensorFlow binary|tensorflow", re.I)
+FRAMEWORK_LINE = re.compile(
+    r"^[IWEF]\d{4} |absl::|oneDNN|cuInit|cuda|XLA|TensorFlow binary|tensorflow", re.I
+)
 
 
-def run_cli(args, tmp_path, *python_flags, script=None):
-    """Runs the command line in a fresh interpreter, as a user would (no TF_CPP_MIN_LOG_LEVEL set)."""
+# Runs an entry point as `python -m colorization_apps` or a console script does, then prints the
+# top-level modules it imported on a last stdout line (the frameworks' own stderr is hidden).
+PROBE = """
+import runpy, sys
+entry = sys.argv.pop(1)
+try:
+    if entry == "-m":
+        runpy.run_module("colorization_apps", run_name="__main__", alter_sys=True)
+    else:
+        module, function = entry.split(":")
+        sys.exit(getattr(__import__(module, fromlist=[function]), function)())
+finally:
+    print("\\nimported:", *sorted({name.split(".")[0] for name in sys.modules}), flush=True)
+"""
+FRAMEWORKS = {"tensorflow", "keras", "jax", "torch"}
+
+
+def run_cli(args, tmp_path, entry="-m"):
+    """Runs the command line in a fresh interpreter, as a user would (no TF_CPP_MIN_LOG_LEVEL set).
+
+    Returns the finished process, its stdout without the probe's line, and the set of top-level
+    modules it imported.
+    """
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
-    entry = [str(script)] if script else ["-m", "colorization"]
-    return subprocess.run(
-        [sys.executable, *python_flags, *entry, *args],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900,
+    (tmp_path / "probe.py").write_text(PROBE)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "probe.py"), entry, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
     )
+    stdout, _, modules = result.stdout.rpartition("\nimported: ")
+    assert modules, f"the probe did not report: {result.stderr[-2000:]}"
+    result.stdout = stdout
+    return result, set(modules.split())
 
 
 def test_python_dash_m_colorize_is_quiet(tmp_path, inputs):
     model = save_constant_model(tmp_path / "model.keras")
-    result = run_cli(["colorize", str(inputs / "grey.png"), str(inputs / "nope.png"),
-                      "-o", str(tmp_path / "out"), "--model", str(model), "--temperature", "0.5"], tmp_path)
+    result, modules = run_cli(
+        [
+            "colorize",
+            str(inputs / "grey.png"),
+            str(inputs / "nope.png"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(model),
+            "--temperature",
+            "0.5",
+        ],
+        tmp_path,
+    )
     assert result.returncode == cli.EXIT_INPUT_ERROR, result.stderr
     assert (tmp_path / "out" / "grey.png").exists()
-    noise = [line for line in (result.stdout + result.stderr).splitlines() if FRAMEWORK_LINE.search(line)]
+    # A command that runs loads the frameworks, so the probe the --help tests rely on can see them.
+    assert {"keras", "tensorflow"} <= modules
+    noise = [
+        line for line in (result.stdout + result.stderr).splitlines() if FRAMEWORK_LINE.search(line)
+    ]
     assert noise == [], "framework start-up lines leaked:\n" + "\n".join(noise)
     assert result.stderr.splitlines() == [f"error: {inputs / 'nope.png'}: input not found"]
     assert result.stdout.startswith("colorized 1 of 2 images into")
     assert "skipped 1: 1 input not found" in result.stdout
 
 
-def imported_modules(result):
-    """Top-level module names in `python -X importtime` output."""
-    names = set()
-    for line in result.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
-
-
-@pytest.mark.parametrize("case", ["help", "command help", "demo help", "missing input", "missing model", "bad flag",
-                                  "bad temperature", "output is a file", "evaluate without data"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "help",
+        "command help",
+        "demo help",
+        "missing input",
+        "missing model",
+        "bad flag",
+        "bad temperature",
+        "output is a file",
+        "evaluate without data",
+    ],
+)
 def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, case):
     model = tmp_path / "model.keras"
     model.write_bytes(b"never read: the arguments are refused first")
@@ -138,42 +221,60 @@ def test_help_and_argument_errors_answer_before_importing_frameworks(tmp_path, c
         "help": (["--help"], 0, None),
         "command help": (["colorize", "--help"], 0, None),
         "demo help": (["demo", "--help"], 0, None),
-        "missing input": (["colorize", "gone.jpg", "-o", "out", "--model", str(model)], 2, "gone.jpg: input not found"),
-        "missing model": (["colorize", str(image), "-o", "out", "--model", "absent.keras"], 2,
-                          "model file not found: absent.keras"),
-        "bad flag": (["colorize", str(image), "-o", "out", "--model", str(model), "--colour"], 2, "unrecognized"),
-        "bad temperature": (["colorize", str(image), "-o", "out", "--model", str(model), "--temperature", "0"], 2,
-                            "--temperature must be > 0"),
-        "output is a file": (["colorize", str(image), "-o", "taken", "--model", str(model)], 2,
-                             "taken: cannot use as output folder: a file of that name exists"),
-        "evaluate without data": (["evaluate", "--model", str(model), "--data", "nowhere"], 2,
-                                  "data folder not found: nowhere"),
+        "missing input": (
+            ["colorize", "gone.jpg", "-o", "out", "--model", str(model)],
+            2,
+            "gone.jpg: input not found",
+        ),
+        "missing model": (
+            ["colorize", str(image), "-o", "out", "--model", "absent.keras"],
+            2,
+            "model file not found: absent.keras",
+        ),
+        "bad flag": (
+            ["colorize", str(image), "-o", "out", "--model", str(model), "--colour"],
+            2,
+            "unrecognized",
+        ),
+        "bad temperature": (
+            ["colorize", str(image), "-o", "out", "--model", str(model), "--temperature", "0"],
+            2,
+            "--temperature must be > 0",
+        ),
+        "output is a file": (
+            ["colorize", str(image), "-o", "taken", "--model", str(model)],
+            2,
+            "taken: cannot use as output folder: a file of that name exists",
+        ),
+        "evaluate without data": (
+            ["evaluate", "--model", str(model), "--data", "nowhere"],
+            2,
+            "data folder not found: nowhere",
+        ),
     }[case]
-    result = run_cli(args, tmp_path, "-X", "importtime")
+    result, modules = run_cli(args, tmp_path)
     assert result.returncode == code, result.stderr[-2000:]
-    modules = imported_modules(result)
-    assert modules and not modules & {"tensorflow", "keras", "jax", "torch"}
+    assert "colorization_apps" in modules and not modules & FRAMEWORKS
     if message:
         assert message in result.stderr
     else:
         assert "usage:" in result.stdout
 
 
-def test_console_script_help_does_not_import_frameworks(tmp_path):
-    script = tmp_path / "colorize"  # what pip's console script is called
-    script.write_text("import sys\nfrom colorization_apps.cli import colorize_main\nsys.exit(colorize_main())\n")
-    result = run_cli(["--help"], tmp_path, "-X", "importtime", script=script)
-    assert result.returncode == 0 and "--batch-size" in result.stdout
-    assert not imported_modules(result) & {"tensorflow", "keras"}
-
-
-def test_a_plain_import_still_loads_and_registers_everything(tmp_path):
-    # Only the command line defers Keras; `import colorization` in a program registers the layers as before.
-    code = "import sys, colorization; print('colorization.layers' in sys.modules, 'keras' in sys.modules)"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, "-c", code, "-m", "colorization"], capture_output=True, text=True,
-                            cwd=tmp_path, env=env, timeout=900)
-    assert result.stdout.split() == ["True", "True"], result.stderr[-2000:]
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        "colorization_apps.cli:main",
+        "colorization_apps.cli:colorize_main",
+        "colorization_apps.data_cli:main",
+    ],
+)
+def test_console_script_help_does_not_import_frameworks(tmp_path, entry_point):
+    assert entry_point in (REPO_ROOT / "setup.py").read_text()  # the scripts pip installs
+    result, modules = run_cli(["--help"], tmp_path, entry=entry_point)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage:" in result.stdout
+    assert not modules & FRAMEWORKS
 
 
 def assert_constant_colour(path, ab=(30.0, 20.0)):
@@ -192,9 +293,22 @@ def test_folders_globs_and_batches(tmp_path, photo_rgb, capsys):
     (tmp_path / "empty").mkdir()
     model = save_constant_model(tmp_path / "model.keras")
     out = tmp_path / "out"
-    code = cli.main(["colorize", str(tmp_path / "a"), str(tmp_path / "b" / "*.jpg"), str(tmp_path / "a" / "p0.jpg"),
-                     str(tmp_path / "empty"), str(tmp_path / "c" / "*.png"),
-                     "-o", str(out), "--model", str(model), "--batch-size", "2"])
+    code = cli.main(
+        [
+            "colorize",
+            str(tmp_path / "a"),
+            str(tmp_path / "b" / "*.jpg"),
+            str(tmp_path / "a" / "p0.jpg"),
+            str(tmp_path / "empty"),
+            str(tmp_path / "c" / "*.png"),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+            "--batch-size",
+            "2",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == cli.EXIT_INPUT_ERROR
     # a/p0.jpg is named twice but done once; b/p0.jpg keeps its stem with a suffix.
@@ -204,11 +318,18 @@ def test_folders_globs_and_batches(tmp_path, photo_rgb, capsys):
     for path in out.iterdir():
         assert_constant_colour(path)
     errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
-    assert errors == [f"error: {tmp_path / 'empty'}: folder holds no image files (looked for {', '.join(cli.IMAGE_SUFFIXES)})",
-                      f"error: {tmp_path / 'c' / '*.png'}: no file matches this pattern"]
-    assert "4/4 images (100%)" in captured.err  # plain progress lines: pytest's stderr is no terminal
+    assert errors == [
+        f"error: {tmp_path / 'empty'}: folder holds no image files "
+        f"(looked for {', '.join(cli.IMAGE_SUFFIXES)})",
+        f"error: {tmp_path / 'c' / '*.png'}: no file matches this pattern",
+    ]
+    assert (
+        "4/4 images (100%)" in captured.err
+    )  # plain progress lines: pytest's stderr is no terminal
     assert captured.out.startswith(f"colorized 4 of 6 images into {out} in ")
-    assert "skipped 2: 1 folder holds no image files, 1 no file matches this pattern" in captured.out
+    assert (
+        "skipped 2: 1 folder holds no image files, 1 no file matches this pattern" in captured.out
+    )
 
 
 def test_options_reach_colorize(tmp_path, inputs, monkeypatch, capsys):
@@ -220,9 +341,25 @@ def test_options_reach_colorize(tmp_path, inputs, monkeypatch, capsys):
 
     monkeypatch.setattr("colorization.inference.colorize", fake_colorize)
     model = save_constant_model(tmp_path / "model.keras")
-    assert cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(tmp_path / "o"),
-                              "--model", str(model), "--batch-size", "16", "--resize", "bilinear_l",
-                              "--temperature", "0.5"]) == 0
+    assert (
+        cli.colorize_main(
+            [
+                str(inputs / "grey.png"),
+                str(inputs / "rgba.png"),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                str(model),
+                "--batch-size",
+                "16",
+                "--resize",
+                "bilinear_l",
+                "--temperature",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     assert calls == [{"temperature": 0.5, "batch_size": 16, "resize": "bilinear_l"}]
 
 
@@ -230,8 +367,12 @@ def test_bfloat16_precision_colorizes_with_a_16_bit_copy(tmp_path, inputs, monke
     from colorization import inference
 
     model_input = keras.Input((16, 16, 1))
-    features = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer="zeros", name="features")(model_input)
-    ab = keras.layers.Conv2D(2, 1, bias_initializer=keras.initializers.Constant([30.0, 20.0]), name="ab")(features)
+    features = keras.layers.Conv2D(
+        4, 3, padding="same", kernel_initializer="zeros", name="features"
+    )(model_input)
+    ab = keras.layers.Conv2D(
+        2, 1, bias_initializer=keras.initializers.Constant([30.0, 20.0]), name="ab"
+    )(features)
     keras.Model(model_input, ab).save(tmp_path / "model.keras")
     used = []
     colorize = inference.colorize
@@ -242,8 +383,21 @@ def test_bfloat16_precision_colorizes_with_a_16_bit_copy(tmp_path, inputs, monke
 
     monkeypatch.setattr(inference, "colorize", recording_colorize)
     out = tmp_path / "out"
-    assert cli.main(["colorize", str(inputs / "grey.png"), "-o", str(out), "--model", str(tmp_path / "model.keras"),
-                     "--precision", "bfloat16"]) == 0
+    assert (
+        cli.main(
+            [
+                "colorize",
+                str(inputs / "grey.png"),
+                "-o",
+                str(out),
+                "--model",
+                str(tmp_path / "model.keras"),
+                "--precision",
+                "bfloat16",
+            ]
+        )
+        == 0
+    )
     assert [model.get_layer("features").compute_dtype for model in used] == ["bfloat16"]
     assert used[0].get_layer("ab").compute_dtype == "float32"
     assert_constant_colour(out / "grey.png")
@@ -259,8 +413,10 @@ def test_output_folder_that_cannot_be_created(tmp_path, inputs, capsys, monkeypa
     model = save_constant_model(tmp_path / "model.keras")
     image = str(inputs / "grey.png")
     (tmp_path / "file").write_text("x")
-    cases = [(tmp_path / "file", "cannot use as output folder: a file of that name exists"),
-             (tmp_path / "file" / "sub", "cannot create output folder: not a directory")]
+    cases = [
+        (tmp_path / "file", "cannot use as output folder: a file of that name exists"),
+        (tmp_path / "file" / "sub", "cannot create output folder: not a directory"),
+    ]
     for out, cause in cases:
         assert cli.colorize_main([image, "-o", str(out), "--model", str(model)]) == cli.EXIT_FATAL
         assert capsys.readouterr().err.splitlines() == [f"error: {out}: {cause}"]
@@ -271,31 +427,44 @@ def test_output_folder_that_cannot_be_created(tmp_path, inputs, capsys, monkeypa
     monkeypatch.setattr(pathlib.Path, "mkdir", read_only)
     out = tmp_path / "read-only" / "out"
     assert cli.colorize_main([image, "-o", str(out), "--model", str(model)]) == cli.EXIT_FATAL
-    assert capsys.readouterr().err.splitlines() == [f"error: {out}: cannot create output folder: permission denied"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {out}: cannot create output folder: permission denied"
+    ]
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders"
+)
 def test_read_only_output_folder(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
     out = tmp_path / "locked"
     out.mkdir()
     out.chmod(0o500)
     try:
-        assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(out), "--model", str(model)]) == cli.EXIT_FATAL
+        assert (
+            cli.colorize_main([str(inputs / "grey.png"), "-o", str(out), "--model", str(model)])
+            == cli.EXIT_FATAL
+        )
     finally:
         out.chmod(0o700)
-    assert capsys.readouterr().err.splitlines() == [f"error: {out}: cannot write into output folder: permission denied"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {out}: cannot write into output folder: permission denied"
+    ]
 
 
 def test_an_output_that_cannot_be_written_does_not_stop_the_others(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
     out = tmp_path / "out"
     (out / "grey.png").mkdir(parents=True)  # a folder where the first output should go
-    code = cli.colorize_main([str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(out),
-                              "--model", str(model)])
+    code = cli.colorize_main(
+        [str(inputs / "grey.png"), str(inputs / "rgba.png"), "-o", str(out), "--model", str(model)]
+    )
     captured = capsys.readouterr()
     assert code == cli.EXIT_INPUT_ERROR
-    assert f"error: {out / 'grey.png'}: cannot write output: is a directory" in captured.err.splitlines()
+    assert (
+        f"error: {out / 'grey.png'}: cannot write output: is a directory"
+        in captured.err.splitlines()
+    )
     assert_constant_colour(out / "rgba.png")
     assert "skipped 1: 1 cannot write output: is a directory" in captured.out
 
@@ -306,7 +475,8 @@ def test_an_output_never_overwrites_its_input(tmp_path, inputs, capsys):
     code = cli.colorize_main([str(inputs / "grey.png"), "-o", str(inputs), "--model", str(model)])
     assert code == cli.EXIT_INPUT_ERROR and (inputs / "grey.png").read_bytes() == before
     assert capsys.readouterr().err.splitlines() == [
-        f"error: {inputs / 'grey.png'}: output would overwrite its input (choose another -o than {inputs})"
+        f"error: {inputs / 'grey.png'}: output would overwrite its input "
+        f"(choose another -o than {inputs})"
     ]
 
 
@@ -316,22 +486,48 @@ def test_an_unexpected_failure_is_one_line(tmp_path, inputs, monkeypatch, capsys
 
     monkeypatch.setattr("colorization.inference.colorize", broken)
     model = save_constant_model(tmp_path / "model.keras")
-    assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)]) == 2
+    assert (
+        cli.colorize_main(
+            [str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)]
+        )
+        == 2
+    )
     assert capsys.readouterr().err.splitlines() == [
-        "error: unexpected RuntimeError: something the library did not expect (run again with --verbose for the traceback)"
+        "error: unexpected RuntimeError: something the library did not expect "
+        "(run again with --verbose for the traceback)"
     ]
 
 
 def test_no_verify_and_weights_need_pretrained(tmp_path, inputs, capsys):
     model = save_constant_model(tmp_path / "model.keras")
-    for flags, message in ((["--no-verify"], "--no-verify goes with --pretrained"),
-                           (["--weights", "w.pth"], "--weights goes with --pretrained")):
-        assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)]
-                                 + flags) == cli.EXIT_FATAL
+    for flags, message in (
+        (["--no-verify"], "--no-verify goes with --pretrained"),
+        (["--weights", "w.pth"], "--weights goes with --pretrained"),
+    ):
+        assert (
+            cli.colorize_main(
+                [str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--model", str(model)] + flags
+            )
+            == cli.EXIT_FATAL
+        )
         assert message in capsys.readouterr().err
-    assert cli.colorize_main([str(inputs / "grey.png"), "-o", str(tmp_path / "o"), "--pretrained", "eccv16",
-                              "--weights", str(tmp_path / "absent.pth")]) == cli.EXIT_FATAL
-    assert capsys.readouterr().err.splitlines() == [f"error: weights file not found: {tmp_path / 'absent.pth'}"]
+    assert (
+        cli.colorize_main(
+            [
+                str(inputs / "grey.png"),
+                "-o",
+                str(tmp_path / "o"),
+                "--pretrained",
+                "eccv16",
+                "--weights",
+                str(tmp_path / "absent.pth"),
+            ]
+        )
+        == cli.EXIT_FATAL
+    )
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: weights file not found: {tmp_path / 'absent.pth'}"
+    ]
 
 
 def test_unknown_command_is_an_error(capsys):
@@ -345,13 +541,17 @@ def test_evaluate_prints_table_and_writes_json(tmp_path, capsys):
     data_pipeline.write_shards("samples:validation", shards, image_size=32, crops_per_image=2)
     model = save_constant_model(tmp_path / "const.keras", ab=(10.0, 0.0), size=32)
     target = tmp_path / "scores.json"
-    code = cli.main(["evaluate", "--model", str(model), "--data", str(shards), "--json", str(target)])
+    code = cli.main(
+        ["evaluate", "--model", str(model), "--data", str(shards), "--json", str(target)]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert "const" in printed and "grey baseline" in printed and str(target) in printed
     results = json.loads(target.read_text())["results"]
     # Independent AuC: the grey baseline's error is |ab|, the model's |ab - (10, 0)|.
-    ab = np.concatenate([np.asarray(b) for _, b in data_pipeline.read_shards(shards, 8, shuffle=False)])
+    ab = np.concatenate(
+        [np.asarray(b) for _, b in data_pipeline.read_shards(shards, 8, shuffle=False)]
+    )
     for name, offset in (("grey baseline (ab = 0)", (0.0, 0.0)), ("const", (10.0, 0.0))):
         error = np.sqrt(((ab - np.array(offset)) ** 2).sum(-1)).ravel()
         cmf = [np.mean(error <= t) for t in range(151)]
@@ -363,24 +563,35 @@ def test_evaluate_prints_table_and_writes_json(tmp_path, capsys):
 
 def test_evaluate_missing_data_folder(tmp_path, capsys):
     model = save_constant_model(tmp_path / "m.keras")
-    assert cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "nowhere")]) == cli.EXIT_FATAL
+    assert (
+        cli.main(["evaluate", "--model", str(model), "--data", str(tmp_path / "nowhere")])
+        == cli.EXIT_FATAL
+    )
     assert "nowhere" in capsys.readouterr().err
 
 
 def test_weight_file_problems_are_one_line(tmp_path, inputs, capsys, monkeypatch):
-    torch = pytest.importorskip("torch", reason="PyTorch (the `pretrained` extra) reads the released weights")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch (the `pretrained` extra) reads the released weights"
+    )
     from torch_twins import ECCV16Twin
 
     text = tmp_path / "notes.pth"
     text.write_text("not weights")
     twin = tmp_path / "colorization_release_v2-9b330a0b.pth"
-    torch.save(ECCV16Twin(width=4).state_dict(), twin)  # the release's layout, shrunk: neither its hash nor shapes
+    torch.save(
+        ECCV16Twin(width=4).state_dict(), twin
+    )  # the release's layout, shrunk: neither its hash nor shapes
     image = str(inputs / "grey.png")
-    for weights, flags, expected in ((text, [], "not a PyTorch checkpoint"),
-                                     (twin, [], "9b330a0b"),
-                                     (twin, ["--no-verify"], "ECCV16")):
-        code = cli.colorize_main([image, "-o", str(tmp_path / "o"), "--pretrained", "eccv16",
-                                  "--weights", str(weights)] + flags)
+    for weights, flags, expected in (
+        (text, [], "not a PyTorch checkpoint"),
+        (twin, [], "9b330a0b"),
+        (twin, ["--no-verify"], "ECCV16"),
+    ):
+        code = cli.colorize_main(
+            [image, "-o", str(tmp_path / "o"), "--pretrained", "eccv16", "--weights", str(weights)]
+            + flags
+        )
         lines = capsys.readouterr().err.splitlines()
         assert code == cli.EXIT_FATAL
         assert len(lines) == 1 and lines[0].startswith("error: ") and str(weights) in lines[0]
@@ -393,6 +604,16 @@ def test_weight_file_problems_are_one_line(tmp_path, inputs, capsys, monkeypatch
         raise ValueError("recorded")
 
     monkeypatch.setattr("colorization.weights.load", fake_load)
-    cli.colorize_main([image, "-o", str(tmp_path / "o"), "--pretrained", "eccv16", "--weights", str(twin),
-                       "--no-verify"])
+    cli.colorize_main(
+        [
+            image,
+            "-o",
+            str(tmp_path / "o"),
+            "--pretrained",
+            "eccv16",
+            "--weights",
+            str(twin),
+            "--no-verify",
+        ]
+    )
     assert calls == [("eccv16", {"path": str(twin), "verify": False})]

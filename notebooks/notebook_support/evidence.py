@@ -1,30 +1,12 @@
-"""Evidence for the reports' claims: per-photo scores, a photo bootstrap, computed verdicts, results files.
+"""Evidence for the reports' claims: per-photo scores, a bootstrap over photos, computed verdicts.
 
-The reproduction notebooks test each claim of a report on validation photos
-that no model trained on. This module turns predictions into a verdict by a
-rule stated once, here, so that no verdict is typed by hand:
+The notebooks test each claim of a report on validation photos no model trained on, and
+compute every verdict by the rules here, never by hand: `PhotoScores` keeps every score per
+photo, `compare` bootstraps a difference over the photos, `verdict_for_difference` and
+`verdict_for_agreement` decide, and `Claims` writes `results/<notebook>.json`.
 
-- `PhotoScores` keeps, for one set of predictions, every score per photo:
-  the MSE of ab (the regression loss), PSNR, SSIM, colourfulness
-  (`metrics`), and the per-photo, per-colour-class
-  error histograms from which the pooled AuC and rebalanced AuC of any
-  subset of the photos (with repeats) are exact.
-- `compare` resamples the validation photos with replacement (a bootstrap,
-  1,000 resamples by default; the same resample for both sides when they
-  score the same photos) and returns the difference of a metric with its
-  95% percentile interval.
-- `verdict_for_difference`: "supported" when the interval lies entirely on
-  the side the report claims, "not supported" when it lies entirely on the
-  other side, "inconclusive at this scale" when it contains zero.
-  `verdict_for_agreement` (for claims that two numbers are equal):
-  "supported" when they agree within a stated relative tolerance.
-- `Claims` collects the claims of one notebook and writes
-  `results/<notebook>.json`; `check_results` validates such a file (every
-  measured number finite, every verdict one of `VERDICTS`).
-
-The bootstrap measures how much a result depends on which photos were
-evaluated; it does not measure how much it would move with another training
-seed. Notebooks that can afford a second seed say so next to the claim.
+The bootstrap measures how much a result depends on which photos were evaluated, not how much
+it would move with another training seed.
 """
 
 import json
@@ -35,6 +17,7 @@ import pathlib
 import numpy as np
 
 from colorization import metrics
+from notebook_support.visualization import to_rgb
 
 VERDICTS = ("supported", "not supported", "inconclusive at this scale")
 MODES = ("smoke", "cpu", "full")
@@ -46,7 +29,7 @@ CONFIDENCE = 0.95
 
 
 def notebook_mode(environ=None):
-    """The notebook's mode: "smoke" (`SMOKE=1`), else `MODE` ("smoke", "cpu", "full"), default "full".
+    """The notebook's mode: "smoke" when `SMOKE=1`, else `MODE` (default "full").
 
     >>> notebook_mode({"SMOKE": "1"}), notebook_mode({"MODE": "cpu"}), notebook_mode({})
     ('smoke', 'cpu', 'full')
@@ -56,21 +39,10 @@ def notebook_mode(environ=None):
         return "smoke"
     mode = environ.get("MODE", "full").strip().lower() or "full"
     if mode not in MODES:
-        raise ValueError(f"MODE={environ.get('MODE')!r} is not a notebook mode; use one of {MODES}.")
+        raise ValueError(
+            f"MODE={environ.get('MODE')!r} is not a notebook mode; use one of {MODES}."
+        )
     return mode
-
-
-def _to_rgb_uint8(L, ab, batch_size=64):
-    from keras import ops
-
-    from colorization.color import lab_to_rgb_uint8
-    from colorization.color import merge_lab
-
-    parts = [
-        ops.convert_to_numpy(lab_to_rgb_uint8(merge_lab(L[i : i + batch_size], ab[i : i + batch_size])))
-        for i in range(0, len(L), batch_size)
-    ]
-    return np.concatenate(parts)
 
 
 class PhotoScores:
@@ -81,14 +53,10 @@ class PhotoScores:
         ab_true: `(N, H, W, 2)` their true ab (Lab units).
         ab_pred: `(N, H, W, 2)` the predicted ab (`predict_ab`, `colorize`).
         bins: the AuC's colour classes (default: the 313 in-gamut bins).
-        smoothing_sigma: smoothing of the rebalanced AuC's class
-            distribution (see `metrics.auc`).
+        smoothing_sigma: see `metrics.auc`.
 
-    `metric(name)` over all photos equals `metrics.evaluate`'s value for
-    the same predictions: the pooled AuC and rebalanced AuC (recomputed from
-    the per-photo histograms, so a resample of the photos re-weights the
-    colour classes by the resample's own distribution) and the mean over
-    photos of PSNR, SSIM and colourfulness.
+    `metric(name)` over all photos equals `metrics.evaluate`'s value; the AuCs are recomputed
+    from per-photo error histograms, so they are exact for any resample of the photos.
 
     Example:
 
@@ -97,7 +65,8 @@ class PhotoScores:
     >>> ab = np.zeros((2, 16, 16, 2), "float32")
     >>> ab[1] = 20.0
     >>> scores = PhotoScores(L, ab, np.zeros_like(ab))
-    >>> round(scores.metric("auc"), 4)  # half the pixels exact, half off by 28.3: (0.5 * 28 + 0.75 + 121) / 150
+    >>> # half the pixels exact, half off by 28.3: (0.5 * 28 + 0.75 + 121) / 150
+    >>> round(scores.metric("auc"), 4)
     0.905
     >>> round(scores.metric("auc", weights=[2, 0]), 4)  # a resample: photo 0 twice
     1.0
@@ -107,16 +76,22 @@ class PhotoScores:
         L = np.asarray(L, dtype=np.float32)
         ab_true = np.asarray(ab_true, dtype=np.float32)
         ab_pred = np.asarray(ab_pred, dtype=np.float32)
-        if L.ndim != 4 or L.shape[-1] != 1 or ab_true.shape != L.shape[:-1] + (2,) or ab_pred.shape != ab_true.shape:
+        if (
+            L.ndim != 4
+            or L.shape[-1] != 1
+            or ab_true.shape != L.shape[:-1] + (2,)
+            or ab_pred.shape != ab_true.shape
+        ):
             raise ValueError(
                 "PhotoScores expects L (N, H, W, 1), ab_true and ab_pred (N, H, W, 2); "
-                f"received {L.shape}, {ab_true.shape} and {ab_pred.shape}."
+                f"Received: L.shape={L.shape}, ab_true.shape={ab_true.shape}, "
+                f"ab_pred.shape={ab_pred.shape}"
             )
         self.bins = metrics._resolve_bins(bins)
         self.smoothing_sigma = smoothing_sigma
-        rgb_true, rgb_pred = _to_rgb_uint8(L, ab_true), _to_rgb_uint8(L, ab_pred)
+        rgb_true, rgb_pred = to_rgb(L, ab_true), to_rgb(L, ab_pred)
         self.values = {
-            # Keras's MeanSquaredError of the ab batch, per photo: over pixels and both channels, Lab units^2.
+            # Keras's MeanSquaredError of ab, per photo: over pixels and both channels, Lab units^2.
             "mse": np.mean(np.square(ab_true.astype(np.float64) - ab_pred), axis=(1, 2, 3)),
             "psnr": metrics.psnr(rgb_true, rgb_pred),
             "ssim": metrics.ssim(rgb_true, rgb_pred),
@@ -133,8 +108,8 @@ class PhotoScores:
             histogram.update(errors[i], classes[i])
             hist[i] = histogram.hist.reshape(-1)
             self._pixels[i] = histogram.pixels
-        # Only the (class, threshold) cells some photo occupies, in float64: a resample is then one small,
-        # exact matrix product (float32 sums of counts stop being exact beyond 2^24 pixels).
+        # Only the (class, threshold) cells some photo occupies, in float64: a resample is then
+        # one small, exact matrix product (float32 sums of counts are inexact beyond 2^24).
         self._cells = np.flatnonzero(hist.any(axis=0))
         self._hist = hist[:, self._cells].astype(np.float64)
 
@@ -154,7 +129,9 @@ class PhotoScores:
         if name == "auc":
             return histogram.area()
         return histogram.area(
-            metrics._own_distribution_class_weights(histogram.pixels, self.bins, self.smoothing_sigma)
+            metrics._own_distribution_class_weights(
+                histogram.pixels, self.bins, self.smoothing_sigma
+            )
         )
 
     def summary(self, names=METRICS):
@@ -172,26 +149,27 @@ def compare(a, b, metric, resamples=1000, seed=0, paired=None):
 
     Args:
         a, b: `PhotoScores`.
-        metric: one of `METRICS`, or a name the caller added to both
-            `values` (a per-photo array).
-        paired: True when `a` and `b` score the same photos (two models on
-            the validation photos): they are resampled together. False for
-            different photos (training vs validation): each is resampled on
-            its own. Default: paired when both hold the same number of photos.
+        metric: one of `METRICS`, or a per-photo array the caller added to both `values`.
+        paired: resample `a` and `b` together (the same photos) or each on its own;
+            default: paired when both hold the same number of photos.
         resamples: bootstrap resamples.
-        seed: the resampling seed (fixed, so a rerun gives the same verdict).
+        seed: the resampling seed.
 
     Returns:
-        dict with `a`, `b`, `difference` (on all photos) and `low`, `high`
-        (the 2.5th and 97.5th percentiles of the resampled differences).
+        dict with `a`, `b`, `difference` (on all photos) and the interval's `low`, `high`.
     """
     rng = np.random.default_rng(seed)
     paired = len(a) == len(b) if paired is None else bool(paired)
     if paired and len(a) != len(b):
-        raise ValueError(f"compare(paired=True) needs the same photos on both sides; received {len(a)} and {len(b)}.")
+        raise ValueError(
+            "compare(paired=True) needs the same photos on both sides. "
+            f"Received: len(a)={len(a)}, len(b)={len(b)}"
+        )
     weights_a = _resample_weights(len(a), resamples, rng)
     weights_b = weights_a if paired else _resample_weights(len(b), resamples, rng)
-    differences = np.array([a.metric(metric, wa) - b.metric(metric, wb) for wa, wb in zip(weights_a, weights_b)])
+    differences = np.array(
+        [a.metric(metric, wa) - b.metric(metric, wb) for wa, wb in zip(weights_a, weights_b)]
+    )
     tail = 100 * (1 - CONFIDENCE) / 2
     value_a, value_b = a.metric(metric), b.metric(metric)
     return {
@@ -206,9 +184,8 @@ def compare(a, b, metric, resamples=1000, seed=0, paired=None):
 def verdict_for_difference(low, high, expected_sign=+1):
     """The verdict on a claim that a difference is positive (`expected_sign=+1`) or negative (-1).
 
-    Returns `(verdict, rule)`: "supported" when the whole interval
-    `[low, high]` lies on the claimed side of zero, "not supported" when it
-    lies entirely on the other side, else "inconclusive at this scale".
+    Returns `(verdict, rule)`: "supported" when `[low, high]` lies on the claimed side of zero,
+    "not supported" when on the other side, else "inconclusive at this scale".
 
     >>> verdict_for_difference(0.1, 0.3)[0], verdict_for_difference(-0.3, -0.1)[0]
     ('supported', 'not supported')
@@ -216,13 +193,17 @@ def verdict_for_difference(low, high, expected_sign=+1):
     'inconclusive at this scale'
     """
     if expected_sign not in (+1, -1):
-        raise ValueError(f"expected_sign must be +1 or -1; received {expected_sign!r}.")
+        raise ValueError(
+            f"expected_sign must be +1 or -1. Received: expected_sign={expected_sign!r}"
+        )
     low, high = sorted((expected_sign * low, expected_sign * high))
     side = "above" if expected_sign > 0 else "below"
     if low > 0:
         return VERDICTS[0], f"the 95% interval of the difference lies entirely {side} zero"
     if high < 0:
-        return VERDICTS[1], f"the 95% interval of the difference lies entirely on the other side of zero"
+        return VERDICTS[
+            1
+        ], "the 95% interval of the difference lies entirely on the other side of zero"
     return VERDICTS[2], "the 95% interval of the difference contains zero"
 
 
@@ -235,12 +216,16 @@ def verdict_for_agreement(x, y, relative_tolerance):
     scale = max(abs(x), abs(y))
     gap = abs(x - y) / scale if scale > 0 else 0.0
     if gap <= relative_tolerance:
-        return VERDICTS[0], f"they differ by {100 * gap:.2g}%, within the {100 * relative_tolerance:g}% tolerance"
-    return VERDICTS[1], f"they differ by {100 * gap:.2g}%, beyond the {100 * relative_tolerance:g}% tolerance"
+        return VERDICTS[
+            0
+        ], f"they differ by {100 * gap:.2g}%, within the {100 * relative_tolerance:g}% tolerance"
+    return VERDICTS[
+        1
+    ], f"they differ by {100 * gap:.2g}%, beyond the {100 * relative_tolerance:g}% tolerance"
 
 
 def results_path(notebook, directory=None):
-    """`$NOTEBOOK_RESULTS_DIR/<notebook>.json`, default `results/<notebook>.json` (relative to the working directory)."""
+    """`$NOTEBOOK_RESULTS_DIR/<notebook>.json`, default `results/<notebook>.json`."""
     directory = directory or os.environ.get(RESULTS_DIR_ENV) or "results"
     return pathlib.Path(directory) / f"{notebook}.json"
 
@@ -250,13 +235,15 @@ def _finite(value):
 
 
 def check_results(results):
-    """Raises ValueError naming every problem of a results dict (see `Claims.write`); returns it otherwise."""
+    """Returns a results dict (see `Claims.write`), or raises ValueError naming every problem."""
     problems = []
     if results.get("mode") not in MODES:
         problems.append(f"mode {results.get('mode')!r} is not one of {MODES}")
     for key in ("train_photos", "validation_photos"):
         if not isinstance(results.get(key), int) or results[key] < 1:
-            problems.append(f"{key} must be a positive number of photos; found {results.get(key)!r}")
+            problems.append(
+                f"{key} must be a positive number of photos; found {results.get(key)!r}"
+            )
     claims = results.get("claims")
     if not isinstance(claims, list) or not claims:
         problems.append("there are no claims")
@@ -300,8 +287,9 @@ class Claims:
     Example:
 
     >>> claims = Claims("demo", "smoke", train_photos=8, validation_photos=4)
-    >>> entry = claims.add_verdict("002", "predict agrees with the logged loss", "loss 40",
-    ...                            {"predict": 10.0, "logged": 12.0}, verdict_for_agreement(10.0, 12.0, 0.05))
+    >>> entry = claims.add_verdict(
+    ...     "002", "predict agrees with the logged loss", "loss 40",
+    ...     {"predict": 10.0, "logged": 12.0}, verdict_for_agreement(10.0, 12.0, 0.05))
     [002] predict agrees with the logged loss
         report: loss 40
         here:   predict 10, logged 12
@@ -327,8 +315,7 @@ class Claims:
     def add_verdict(self, report, claim, report_value, measured, verdict_and_rule, why=None):
         """Records a claim with a verdict from `verdict_for_difference` / `verdict_for_agreement`.
 
-        `why` defaults to the rule's own sentence; a notebook may prefix it
-        with what was compared.
+        `why`, if given, prefixes the rule's own sentence.
         """
         verdict, rule = verdict_and_rule
         entry = {
@@ -341,15 +328,21 @@ class Claims:
         }
         self.claims.append(entry)
         numbers = ", ".join(f"{name} {value:.4g}" for name, value in entry["measured"].items())
-        print(f"[{report}] {claim}\n    report: {report_value}\n    here:   {numbers}\n    -> {verdict} ({entry['why']})")
+        print(f"[{report}] {claim}\n    report: {report_value}\n    here:   {numbers}")
+        print(f"    -> {verdict} ({entry['why']})")
         return entry
 
-    def add_comparison(self, report, claim, report_value, comparison, names, expected_sign=+1, why=None):
+    def add_comparison(
+        self, report, claim, report_value, comparison, names, expected_sign=+1, why=None
+    ):
         """Records a claim tested by `compare`: its values under `names` (a, b) and the interval."""
         name_a, name_b = names
         measured = {
-            name_a: comparison["a"], name_b: comparison["b"], "difference": comparison["difference"],
-            "difference_low": comparison["low"], "difference_high": comparison["high"],
+            name_a: comparison["a"],
+            name_b: comparison["b"],
+            "difference": comparison["difference"],
+            "difference_low": comparison["low"],
+            "difference_high": comparison["high"],
         }
         verdict = verdict_for_difference(comparison["low"], comparison["high"], expected_sign)
         return self.add_verdict(report, claim, report_value, measured, verdict, why)
@@ -368,12 +361,18 @@ class Claims:
         return path
 
 
-README_START = "<!-- reproduced: generated from notebooks/results by `make results-table`; do not edit -->"
+README_START = (
+    "<!-- reproduced: generated from notebooks/results by `make results-table`; do not edit -->"
+)
 README_END = "<!-- reproduced: end -->"
 
 
 def _format_measured(measured, limit=4):
-    parts = [f"{name} {value:.3g}" for name, value in measured.items() if not name.startswith("difference_")]
+    parts = [
+        f"{name} {value:.3g}"
+        for name, value in measured.items()
+        if not name.startswith("difference_")
+    ]
     if len(parts) > limit:
         parts = parts[:limit] + ["..."]
     return ", ".join(parts)
@@ -386,26 +385,40 @@ def _cell(text):
 def reproduced_table(all_results):
     """The README's "What we reproduced" table: one row per claim of every results dict.
 
-    >>> results = {"notebook": "nb", "mode": "cpu", "train_photos": 661, "validation_photos": 112, "claims": [
-    ...     {"report": "000", "claim": "Adam beats SGD", "report_value": "by eye", "measured": {"adam": 0.91,
-    ...      "sgd": 0.88, "difference_low": 0.01}, "verdict": "supported", "why": "..."}]}
+    >>> claim = {"report": "000", "claim": "A beats B", "report_value": "by eye",
+    ...          "measured": {"a": 0.91, "b": 0.88, "difference_low": 0.01},
+    ...          "verdict": "supported", "why": "..."}
+    >>> results = {"notebook": "nb", "mode": "cpu", "train_photos": 6, "validation_photos": 2,
+    ...            "claims": [claim]}
     >>> print(reproduced_table([results]))
     | report | claim | the report's result | ours | verdict | scale |
     |---|---|---|---|---|---|
-    | 000 | Adam beats SGD | by eye | adam 0.91, sgd 0.88 | supported | cpu: 661 train / 112 validation photos |
+    | 000 | A beats B | by eye | a 0.91, b 0.88 | supported | cpu: 6 train / 2 validation photos |
     """
-    lines = ["| report | claim | the report's result | ours | verdict | scale |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| report | claim | the report's result | ours | verdict | scale |",
+        "|---|---|---|---|---|---|",
+    ]
     for results in all_results:
-        scale = f"{results['mode']}: {results['train_photos']} train / {results['validation_photos']} validation photos"
+        photos = (
+            f"{results['train_photos']} train / {results['validation_photos']} validation photos"
+        )
+        scale = f"{results['mode']}: {photos}"
         for entry in results["claims"]:
-            cells = (entry["report"], entry["claim"], entry["report_value"], _format_measured(entry["measured"]),
-                     entry["verdict"], scale)
+            cells = (
+                entry["report"],
+                entry["claim"],
+                entry["report_value"],
+                _format_measured(entry["measured"]),
+                entry["verdict"],
+                scale,
+            )
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
 def update_readme(readme_path, results_dir):
-    """Rewrites the README's table between its markers from the results files in `results_dir`; returns the table."""
+    """Rewrites the README's table between its markers from `results_dir`; returns the table."""
     readme_path = pathlib.Path(readme_path)
     files = sorted(pathlib.Path(results_dir).glob("*.json"))
     if not files:
@@ -413,7 +426,9 @@ def update_readme(readme_path, results_dir):
     table = reproduced_table([load_results(path) for path in files])
     text = readme_path.read_text()
     if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme_path}: the markers {README_START!r} and {README_END!r} are missing.")
+        raise ValueError(
+            f"{readme_path}: the markers {README_START!r} and {README_END!r} are missing."
+        )
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     readme_path.write_text(f"{head}{README_START}\n{table}\n{README_END}{tail}")

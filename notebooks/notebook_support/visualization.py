@@ -1,7 +1,6 @@
-"""Plotting helpers for the notebooks: activation maps per layer group, colourisation grids, loss curves.
+"""Plotting helpers for the notebooks: activation maps, colourisation grids, loss curves.
 
-Matplotlib is imported inside the plotting functions, so importing this
-module costs nothing where it is not installed.
+Matplotlib is imported inside the plotting functions, so it is needed only to plot.
 """
 
 import re
@@ -9,8 +8,7 @@ import re
 import keras
 import numpy as np
 
-from colorization.color import lab_to_rgb
-from colorization.color import merge_lab
+from colorization.color import l_ab_to_rgb_uint8
 
 _GROUP_PATTERN = re.compile(r"^conv(\d+)_(\d+)$")
 _CONV_TYPES = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
@@ -19,13 +17,11 @@ _CONV_TYPES = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
 def layer_groups(model):
     """The last convolution of each layer group `convN_M` of a Zhang-style network, in order.
 
-    Report 002 calls Zhang et al.'s blocks `conv1` ... `conv8` "groups"; the
-    layer names of `colorization.models.eccv16` follow the released model
-    (`conv1_1`, `conv1_2`, ..., `conv8_3`). With the classification head the
-    last of group 8 is the 1x1 `conv8_313` (the logits).
+    Report 002 calls Zhang et al.'s blocks `conv1` ... `conv8` "groups"; `eccv16` names its
+    layers as the released model does (`conv1_1`, ..., `conv8_3`, `conv8_313`).
 
     Returns:
-        a list of layer names, one per group, e.g. `["conv1_2", "conv2_2", "conv3_3", ...]`.
+        a list of layer names, one per group.
 
     Example:
 
@@ -42,7 +38,7 @@ def layer_groups(model):
                 last[group] = (index, layer.name)
     if not last:
         raise ValueError(
-            f"Model {model.name!r} has no layers named convN_M; pass `layers=[...]` names explicitly."
+            f"Model {model.name!r} has no layers named convN_M; pass `layers=[...]` names."
         )
     return [last[group][1] for group in sorted(last)]
 
@@ -54,8 +50,7 @@ def activation_maps(model, L, layers=None, kernels=None, seed=0):
         model: a functional `keras.Model`.
         L: one lightness image `(H, W)`, `(H, W, 1)` or a batch `(1, H, W, 1)`.
         layers: layer names; default `layer_groups(model)`.
-        kernels: the channel shown per layer: a list of ints, or `None` to
-            draw one at random per layer (as report 002 did), with `seed`.
+        kernels: the channel shown per layer, or `None` for a random one (as report 002).
         seed: seed of the random choice.
 
     Returns:
@@ -66,7 +61,7 @@ def activation_maps(model, L, layers=None, kernels=None, seed=0):
     >>> import numpy as np, keras
     >>> inputs = keras.Input((4, 4, 1))
     >>> model = keras.Model(inputs, keras.layers.Conv2D(3, 1, name="conv1_1")(inputs))
-    >>> [(name, shape) for name, _, m in activation_maps(model, np.ones((4, 4))) for shape in [m.shape]]
+    >>> [(name, m.shape) for name, _, m in activation_maps(model, np.ones((4, 4)))]
     [('conv1_1', (4, 4))]
     """
     L = np.asarray(L, dtype="float32")
@@ -75,14 +70,18 @@ def activation_maps(model, L, layers=None, kernels=None, seed=0):
     if L.ndim == 3:
         L = L[None]
     if L.ndim != 4 or L.shape[0] != 1 or L.shape[-1] != 1:
-        raise ValueError(f"activation_maps takes one lightness image (H, W[, 1]). Received: shape={L.shape}")
+        raise ValueError(
+            f"activation_maps takes one lightness image (H, W[, 1]). Received: shape={L.shape}"
+        )
     layers = list(layers) if layers is not None else layer_groups(model)
     try:
         outputs = [model.get_layer(name).output for name in layers]
     except ValueError as error:
         raise ValueError(f"activation_maps: {error}") from None
     if kernels is not None and len(kernels) != len(layers):
-        raise ValueError(f"Give one kernel per layer: {len(layers)} layers, {len(kernels)} kernels.")
+        raise ValueError(
+            f"Give one kernel per layer: {len(layers)} layers, {len(kernels)} kernels."
+        )
     probe = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outputs)
     values = probe(L, training=False)
     values = [values] if len(layers) == 1 else values
@@ -93,12 +92,16 @@ def activation_maps(model, L, layers=None, kernels=None, seed=0):
         channels = value.shape[-1]
         kernel = int(rng.integers(channels)) if kernels is None else int(kernels[index])
         if not 0 <= kernel < channels:
-            raise ValueError(f"Layer {name!r} has {channels} channels; kernel {kernel} does not exist.")
+            raise ValueError(
+                f"Layer {name!r} has {channels} channels; kernel {kernel} does not exist."
+            )
         result.append((name, kernel, value[..., kernel].astype("float32")))
     return result
 
 
-def plot_activation_maps(model, L, layers=None, kernels=None, seed=0, columns=5, cmap="viridis", size=2.2):
+def plot_activation_maps(
+    model, L, layers=None, kernels=None, seed=0, columns=5, cmap="viridis", size=2.2
+):
     """The input and one kernel's activation per layer group, in a grid (report 002's figures).
 
     Arguments as for `activation_maps`; returns the matplotlib `Figure`.
@@ -120,14 +123,21 @@ def plot_activation_maps(model, L, layers=None, kernels=None, seed=0, columns=5,
 
 
 def to_rgb(L, ab):
-    """Lab `(..., H, W, 1)` + `(..., H, W, 2)` -> sRGB float in [0, 1]; ab is resized to L's grid if needed."""
+    """CIELAB `L` `(..., H, W, 1)` and `ab` `(..., h, w, 2)` as sRGB uint8 `(..., H, W, 3)`.
+
+    `ab` predicted at a lower resolution is resized bilinearly to L's grid.
+
+    Example:
+
+    >>> import numpy as np
+    >>> to_rgb(np.full((1, 2, 2, 1), 50.0), np.zeros((1, 1, 1, 2)))[0, 0, 0]
+    array([119, 119, 119], dtype=uint8)
+    """
     L = np.asarray(L, dtype="float32")
     ab = np.asarray(ab, dtype="float32")
     if ab.shape[-3:-1] != L.shape[-3:-1]:
-        batch = ab if ab.ndim == 4 else ab[None]
-        batch = keras.ops.convert_to_numpy(keras.ops.image.resize(batch, L.shape[-3:-1], interpolation="bilinear"))
-        ab = batch if ab.ndim == 4 else batch[0]
-    return np.asarray(keras.ops.convert_to_numpy(lab_to_rgb(merge_lab(L, ab))))
+        ab = keras.ops.image.resize(ab, L.shape[-3:-1], interpolation="bilinear")
+    return l_ab_to_rgb_uint8(L, ab)
 
 
 def plot_colorizations(L, predictions, ab_true=None, max_images=4, size=2.2):
@@ -149,10 +159,12 @@ def plot_colorizations(L, predictions, ab_true=None, max_images=4, size=2.2):
     columns += [(title, to_rgb(L, np.asarray(ab)[: len(L)])) for title, ab in predictions.items()]
     if ab_true is not None:
         columns.append(("truth", to_rgb(L, np.asarray(ab_true)[: len(L)])))
-    figure, axes = plt.subplots(len(L), len(columns), figsize=(size * len(columns), size * len(L)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(L), len(columns), figsize=(size * len(columns), size * len(L)), squeeze=False
+    )
     for row in range(len(L)):
         for col, (title, images) in enumerate(columns):
-            axes[row, col].imshow(np.clip(images[row], 0, 1))
+            axes[row, col].imshow(images[row])
             axes[row, col].axis("off")
             if row == 0:
                 axes[row, col].set_title(title, fontsize=9)
@@ -161,7 +173,7 @@ def plot_colorizations(L, predictions, ab_true=None, max_images=4, size=2.2):
 
 
 def plot_histories(histories, keys=("loss",), log_scale=False, size=(5, 3.2)):
-    """Training curves: one panel per key, one line per named history (`{name: History.history}`)."""
+    """Training curves: one panel per key, one line per history (`{name: History.history}`)."""
     import matplotlib.pyplot as plt
 
     keys = list(keys)
