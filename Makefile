@@ -95,8 +95,8 @@ results-table: $(STAMP_RUNTIME)
 
 benchmarks: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[benchmarks]"
-	$(PY) benchmarks/color.py
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/inference.py
 
 clean:
 	rm -rf $(VENV) $(VENV_BEAM) outputs .pytest_cache
