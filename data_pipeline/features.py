@@ -68,9 +68,8 @@ def _tf_example_class():
     return tf.train.Example
 
 
-_example_class = (
-    None  # `tf.train.Example` rebuilt from its descriptors, in a process without TensorFlow
-)
+# `tf.train.Example` rebuilt from its descriptors, in a build worker without TensorFlow.
+_example_class = None
 
 
 def example_descriptors():

@@ -20,6 +20,7 @@ torch = pytest.importorskip(
     "torch", reason="PyTorch (the `pretrained` extra) reads the released weights and runs the twins"
 )
 
+from kit import run  # noqa: E402
 from torch_twins import ECCV16Twin  # noqa: E402
 from torch_twins import SIGGRAPH17Twin  # noqa: E402
 from torch_twins import randomize  # noqa: E402
@@ -50,10 +51,6 @@ def nchw(x):
 
 def nhwc(x):
     return x.detach().numpy().transpose(0, 2, 3, 1)
-
-
-def keras_run(model, x):
-    return keras.ops.convert_to_numpy(model(x, training=False))
 
 
 def test_twins_have_the_released_names_and_shapes(released):
@@ -87,7 +84,7 @@ def test_converted_model_equals_the_pytorch_twin(name, released, rng):
     L = rng.uniform(0, 100, (2, 64, 64, 1)).astype(np.float32)
     with torch.no_grad():
         expected = nhwc(twin(nchw(L)))
-    got = keras_run(model, L)
+    got = run(model, L)
     assert got.shape == (2, 64, 64, 2)
     assert expected.std() > 1.0  # the comparison is of real colours, not of near-zeros
     np.testing.assert_allclose(got, expected, atol=ATOL, rtol=0)
@@ -164,7 +161,7 @@ def test_each_layer_type_converts(make_torch, kind, make_keras, rng):
     data = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
     with torch.no_grad():
         expected = nhwc(layer(nchw(data)))
-    np.testing.assert_allclose(keras_run(model, data), expected, atol=1e-5)
+    np.testing.assert_allclose(run(model, data), expected, atol=1e-5)
 
 
 def test_converted_model_round_trips_through_keras_file(released, rng, tmp_path):
@@ -174,7 +171,7 @@ def test_converted_model_round_trips_through_keras_file(released, rng, tmp_path)
     model.save(tmp_path / "siggraph17.keras")
     restored = keras.saving.load_model(tmp_path / "siggraph17.keras", safe_mode=True)
     L = rng.uniform(0, 100, (1, 40, 56, 1)).astype(np.float32)
-    np.testing.assert_array_equal(keras_run(restored, L), keras_run(model, L))
+    np.testing.assert_array_equal(run(restored, L), run(model, L))
 
 
 def test_colorize_gives_the_twins_picture(released, photo_rgb):
@@ -320,16 +317,14 @@ def test_checksum_is_checked_for_a_given_file_with_an_opt_out(released, tmp_path
         pretrained.load("siggraph17", path=released["siggraph17"][1])
     # The opt-out loads the same file; a file with the release's digest needs no opt-out.
     L = np.linspace(0, 100, 32 * 32, dtype=np.float32).reshape(1, 32, 32, 1)
-    opted_out = keras_run(
-        pretrained.load("eccv16", path=path, input_shape=(32, 32, 1), verify=False), L
-    )
+    opted_out = run(pretrained.load("eccv16", path=path, input_shape=(32, 32, 1), verify=False), L)
     with torch.no_grad():
         np.testing.assert_allclose(opted_out, nhwc(twin(nchw(L))), atol=ATOL)
     release = pretrained.PRESETS["eccv16"]
     matching = pretrained.Preset(release.url, sha256_prefix=digest[:8])
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(pretrained.PRESETS, "eccv16", matching)
-        verified = keras_run(pretrained.load("eccv16", path=path, input_shape=(32, 32, 1)), L)
+        verified = run(pretrained.load("eccv16", path=path, input_shape=(32, 32, 1)), L)
     np.testing.assert_array_equal(verified, opted_out)
 
 

@@ -63,7 +63,7 @@ def run_python(code):
         os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.split()

@@ -79,12 +79,12 @@ def _build(
     width,
     head,
     decoder_filters,
-    variational,
-    latent_channels,
-    beta,
     encoder_weights,
-    seed,
     name,
+    variational=False,
+    latent_channels=None,
+    beta=0.0,
+    seed=None,
 ):
     input_shape = contract.check_input_shape(
         input_shape, name, multiple=ENCODER_STRIDE, fixed=variational
@@ -156,9 +156,7 @@ def resnet18_autoencoder(
     >>> resnet18_autoencoder((32, 32, 1), width=4, decoder_filters=(8, 8, 4)).output_shape
     (None, 32, 32, 2)
     """
-    return _build(
-        input_shape, width, head, decoder_filters, False, None, 0.0, encoder_weights, None, name
-    )
+    return _build(input_shape, width, head, decoder_filters, encoder_weights, name)
 
 
 @register_model("resnet18_vae")
@@ -203,10 +201,10 @@ def resnet18_vae(
         width,
         head,
         decoder_filters,
-        True,
-        latent_channels,
-        beta,
         encoder_weights,
-        seed,
         name,
+        variational=True,
+        latent_channels=latent_channels,
+        beta=beta,
+        seed=seed,
     )

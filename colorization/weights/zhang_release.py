@@ -63,17 +63,23 @@ def _check_network(path, state_dict, name):
 # Conversion
 
 
-def _eccv16_mapping():
-    """(state-dict prefix, Keras layer, kind) for the released ECCVGenerator."""
-    from colorization.models.eccv16 import BLOCKS
-
+def _conv_block_mapping(blocks):
+    """The convolutions `modelN.0, .2, ...` and closing BatchNorm of each `(N, num_convs, ...)`."""
     mapping = []
-    for block, num_convs, *_ in BLOCKS:
+    for block, num_convs, *_ in blocks:
         for i in range(num_convs):
             mapping.append((f"model{block}.{2 * i}", f"conv{block}_{i + 1}", "conv"))
         mapping.append(
             (f"model{block}.{2 * num_convs}", f"conv{block}_{num_convs}norm", "batch_norm")
         )
+    return mapping
+
+
+def _eccv16_mapping():
+    """(state-dict prefix, Keras layer, kind) for the released ECCVGenerator."""
+    from colorization.models.eccv16 import BLOCKS
+
+    mapping = _conv_block_mapping(BLOCKS)
     mapping += [
         ("model8.0", "conv8_1", "conv_transpose"),
         ("model8.2", "conv8_2", "conv"),
@@ -88,13 +94,7 @@ def _siggraph17_mapping(class_output):
     """(state-dict prefix, Keras layer, kind) for the released SIGGRAPHGenerator."""
     from colorization.models.siggraph17 import ENCODER_BLOCKS
 
-    mapping = []
-    for block, num_convs, *_ in ENCODER_BLOCKS:
-        for i in range(num_convs):
-            mapping.append((f"model{block}.{2 * i}", f"conv{block}_{i + 1}", "conv"))
-        mapping.append(
-            (f"model{block}.{2 * num_convs}", f"conv{block}_{num_convs}norm", "batch_norm")
-        )
+    mapping = _conv_block_mapping(ENCODER_BLOCKS)
     mapping += [
         ("model8up.0", "conv8_1", "conv_transpose"),
         ("model3short8.0", "conv3_3_short", "conv"),
