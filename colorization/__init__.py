@@ -1,16 +1,9 @@
 """colorization: automatic image colorization in Keras 3.
 
-The networks of five reports on deep colorization and of Zhang, Isola & Efros
-("Colorful Image Colorization", ECCV 2016) under one API. The package is the
-core of the library: backend-agnostic `keras.ops` that runs on the TensorFlow,
-JAX and PyTorch backends. The data pipeline (`data_pipeline`) and the
-command-line applications (`colorization_apps`) are built on top of it.
-
-Names are loaded on first use (PEP 562), so `import colorization` is cheap and
-Keras starts only when a name that needs it is touched.
+The networks of five reports and of Zhang, Isola & Efros (ECCV 2016) in backend-agnostic
+`keras.ops`. Names load on first use (PEP 562), so `import colorization` is cheap.
 
 Example:
-
 >>> import colorization
 >>> sorted(colorization.models.list_models())[:2]
 ['coherent', 'eccv16']

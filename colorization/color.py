@@ -1,14 +1,9 @@
-"""sRGB <-> CIELAB (D65, 2-degree observer) in plain `keras.ops`.
+"""sRGB <-> CIELAB (D65, 2-degree observer) in plain `keras.ops`, with finite gradients everywhere.
 
-IEC 61966-2-1 (sRGB) and CIE 15 (CIELAB) with the constants of `skimage.color.rgb2lab` /
-`lab2rgb`, so both agree to float32 rounding. Gradients are finite everywhere, black and
-white included. Units: RGB in [0, 1] (float) or [0, 255] (uint8); L in [0, 100]; a, b in CIELAB
-units.
+IEC 61966-2-1 and CIE 15 with skimage's constants. RGB in [0, 1] (float) or [0, 255] (uint8); L
+in [0, 100]; a, b in CIELAB units.
 
 Example:
-
->>> import numpy as np
->>> from colorization.color import lab_to_rgb_uint8, merge_lab, rgb_to_lab, split_lab
 >>> L, ab = split_lab(rgb_to_lab(np.array([[255, 0, 0]], np.uint8)))
 >>> np.asarray(lab_to_rgb_uint8(merge_lab(L, ab))).tolist()
 [[255, 0, 0]]
@@ -107,8 +102,6 @@ def luminance_to_lightness(y):
     """CIELAB L in [0, 100] of relative luminance `y` (CIE Y, white = 1): `116 f(y) - 16`.
 
     Example:
-
-    >>> from colorization.color import luminance_to_lightness
     >>> [round(float(v), 2) for v in luminance_to_lightness([0.0, 0.18, 1.0])]
     [0.0, 49.5, 100.0]
     """
@@ -125,9 +118,6 @@ def rgb_to_lab(rgb):
         float32 `(..., 3)` holding (L, a, b).
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.color import rgb_to_lab
     >>> lab = rgb_to_lab(np.array([[1.0, 0.0, 0.0]], dtype="float32"))
     >>> [round(float(v), 2) for v in np.asarray(lab)[0]]
     [53.24, 80.09, 67.2]
@@ -138,9 +128,7 @@ def rgb_to_lab(rgb):
 
 
 def lab_to_rgb(lab, clip=True):
-    """Converts CIELAB (D65, 2-degree observer) to sRGB.
-
-    As `skimage.color.lab2rgb`, a negative Z is set to 0.
+    """Converts CIELAB (D65, 2-degree observer) to sRGB, flooring `f_y - b / 200` at 0 as skimage.
 
     Args:
         lab: `(..., 3)` holding (L, a, b).
@@ -150,9 +138,6 @@ def lab_to_rgb(lab, clip=True):
         float32 `(..., 3)`.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.color import lab_to_rgb
     >>> rgb = lab_to_rgb(np.array([[53.24, 80.09, 67.2]], dtype="float32"))
     >>> [round(float(v), 3) for v in np.asarray(rgb)[0]]
     [1.0, 0.0, 0.0]
@@ -186,9 +171,6 @@ def l_ab_to_rgb_uint8(L, ab):
     """The picture of `L` `(..., 1)` and `ab` `(..., 2)` as a NumPy sRGB uint8 `(..., 3)`.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.color import l_ab_to_rgb_uint8
     >>> l_ab_to_rgb_uint8(np.full((1, 1), 100.0), np.zeros((1, 2))).tolist()
     [[255, 255, 255]]
     """

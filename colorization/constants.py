@@ -1,10 +1,6 @@
 """Constants shared across the library, each defined once with its source.
 
-Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016), fix the
-quantisation and decoding that every report builds on.
-
 Example:
-
 >>> from colorization import constants
 >>> constants.ZHANG_TEMPERATURE, constants.AB_SCALE
 (0.38, 110.0)

@@ -1,19 +1,9 @@
-"""Colorize photographs of any size with a trained model.
+"""Colorize photographs of any size with a trained model (Zhang et al., ECCV 2016, Sec. 2.4).
 
-The model runs at its own input size; only the predicted ab is upsampled (bilinearly,
-half-pixel centres) and recombined with the photo's full-resolution lightness, so no detail of
-the input is lost (Zhang et al., ECCV 2016, Sec. 2.4).
-
-How the network's input is made (`resize=`):
-
-- `"bicubic_rgb"`: the authors' demo procedure (`preprocess_img` in
-  github.com/richzhang/colorization `colorizers/util.py`): Pillow's antialiased bicubic resize
-  of the RGB photo, then L. Default for Zhang et al.'s released architectures.
-- `"bilinear_l"`: bilinear resize of the full-resolution L (antialiased when shrinking), as
-  `data_pipeline` prepares training data. Default for the other models.
-
-Regression models (last output dimension 2) predict ab; classification models (last dimension
-Q) predict bin probabilities, decoded with the annealed mean (Zhang et al. Sec. 2.3).
+The model runs at its own input size; its ab is upsampled (bilinear) onto the photo's full L.
+Network input (`resize=`): `"bicubic_rgb"`, the authors' demo (`preprocess_img` in
+github.com/richzhang/colorization: Pillow's antialiased bicubic RGB resize, then L), default for
+their released networks; else `"bilinear_l"`, a bilinear resize of L (antialiased to shrink).
 """
 
 import functools
@@ -52,11 +42,7 @@ def _check_layout(shape, where):
 
 
 def _as_rgb(image, index=None):
-    """One image (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> (H, W, 3), alpha dropped.
-
-    uint8 stays uint8 (as the authors' procedure reads photos); uint16 and float become
-    float32 in [0, 1].
-    """
+    """`(H, W)` or `(H, W, 1|3|4)` -> `(H, W, 3)`; uint8 kept, others float32 in [0, 1]."""
     where = "" if index is None else f" (image {index})"
     image = np.asarray(image)
     if image.dtype == np.uint8:
@@ -93,10 +79,7 @@ def _luminance_per_code():
 
 
 def _lightness(rgb):
-    """CIELAB L `(H, W, 1)` float32 of an `_as_rgb` image.
-
-    L depends on the luminance Y alone, so for uint8 Y is summed from a per-code table.
-    """
+    """CIELAB L `(H, W, 1)` float32 of an `_as_rgb` image (uint8: Y from a per-code table)."""
     if rgb.dtype == np.uint8:
         table = _luminance_per_code()
         luminance = table[0][rgb[..., 0]] + table[1][rgb[..., 1]] + table[2][rgb[..., 2]]
@@ -157,9 +140,8 @@ def check_model(model, quantizer=None):
 def model_input_size(model, height, width, size_multiple=None):
     """The (H, W) at which `model` runs on an image of `height` x `width`.
 
-    A fully convolutional model (None spatial dimensions) runs at the image's size rounded to
-    the nearest multiple of `size_multiple` (default: `model.size_multiple`, else 32, enough
-    for five stride-2 stages), at least one multiple; other models at their input size.
+    A fixed-size model runs at its input size; a fully convolutional one at the image's size
+    rounded to the nearest multiple of `size_multiple` (default `model.size_multiple`, else 32).
     """
     in_h, in_w = tuple(model.inputs[0].shape)[1:3]
     if size_multiple is None:
@@ -178,11 +160,7 @@ def model_input_size(model, height, width, size_multiple=None):
 
 
 def default_resize(model):
-    """The `resize` mode `colorize` uses for `model` when none is given.
-
-    `"bicubic_rgb"` for Zhang et al.'s released architectures, recognised by a layer only they
-    have (`RELEASE_LAYERS`); `"bilinear_l"` for every other model.
-    """
+    """The default `resize`: `"bicubic_rgb"` for Zhang et al.'s releases, else `"bilinear_l"`."""
     names = {layer.name for layer in getattr(model, "layers", ())}
     return "bicubic_rgb" if names.intersection(RELEASE_LAYERS) else "bilinear_l"
 
@@ -212,10 +190,7 @@ def _resize(x, size, antialias=False):
 
 
 def _resize_rgb_bicubic(rgb, size):
-    """Pillow's antialiased bicubic resize of an `_as_rgb` image to `size` (H, W), as the authors'.
-
-    Float images are resized channel by channel in float32 (no rounding), then clipped.
-    """
+    """Pillow's antialiased bicubic resize to `size` (H, W), as the authors'; floats per channel."""
     from PIL import Image
 
     height, width = size
@@ -250,11 +225,8 @@ _PREDICT_SIZES = weakref.WeakKeyDictionary()
 
 
 def _predict(model, x):
-    """`model.predict_on_batch(x)`, Keras' compiled predict function.
-
-    On TensorFlow a predict function called at a second size retraces with unknown sizes, which
-    bilinear `UpSampling2D` cannot trace; so each new size gets a new predict function.
-    """
+    """`model.predict_on_batch(x)`, with a new predict function per input size on TensorFlow."""
+    # A TensorFlow retrace at unknown sizes cannot trace bilinear `UpSampling2D`.
     if keras.backend.backend() == "tensorflow" and None in tuple(model.inputs[0].shape)[1:3]:
         size = tuple(x.shape[1:3])
         if _PREDICT_SIZES.get(model) != size:
@@ -322,25 +294,17 @@ def predict_ab(
     batch_size=DEFAULT_BATCH_SIZE,
     size_multiple=None,
 ):
-    """Predicts ab for a batch of lightness maps, at the maps' own size.
-
-    The maps are resized bilinearly to the model's input size (`"bilinear_l"`; without RGB
-    there is no other route) and the prediction is resized back.
+    """Predicts ab for a batch of lightness maps at their own size, resizing L and ab bilinearly.
 
     Args:
         model: a regression or classification colorization model.
         L: float `(B, H, W, 1)` lightness in [0, 100] (all one size).
-        temperature: annealed-mean temperature (classification models).
-        quantizer: `ABQuantizer` of a classification model (default: the 313 bins).
-        batch_size: images per forward pass.
-        size_multiple: rounding for models with None spatial dimensions.
+        temperature, quantizer, batch_size, size_multiple: as for `colorize`.
 
     Returns:
         float32 `(B, H, W, 2)` ab in Lab units.
 
     Example:
-
-    >>> import numpy as np, keras
     >>> inputs = keras.Input((8, 8, 1))
     >>> model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
     >>> predict_ab(model, np.full((3, 20, 20, 1), 50.0)).shape
@@ -369,29 +333,23 @@ def colorize(
     size_multiple=None,
     resize=None,
 ):
-    """Colorizes one image or many, at their full resolution.
-
-    Colour images are turned grey; images sharing a network input size run together.
+    """Colorizes one image or many at full resolution, from their lightness alone.
 
     Args:
         model: a `keras.Model` mapping L `(B, H, W, 1)` in [0, 100] to ab `(B, h, w, 2)` or
-            probabilities `(B, h, w, Q)`.
+            probabilities `(B, h, w, Q)` (decoded with the annealed mean, Sec. 2.3).
         images: one image or a list of any sizes, uint8, uint16 or float in [0, 1], shaped
             (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); a 4-D array is a batch.
-        temperature: annealed-mean temperature (Zhang et al.: 0.38); lower is bolder.
-            Ignored by regression models.
+        temperature: annealed-mean temperature (Zhang et al.: 0.38; lower is bolder).
         quantizer: `ABQuantizer` whose bins the model predicts (default: the 313 bins).
-        batch_size: images per forward pass.
+        batch_size: images per forward pass (images of one network input size run together).
         size_multiple: see `model_input_size`.
-        resize: `"bicubic_rgb"`, `"bilinear_l"` or None for `default_resize(model)`; see the
-            module docstring.
+        resize: `"bicubic_rgb"`, `"bilinear_l"` (module docstring) or None: `default_resize`.
 
     Returns:
         sRGB uint8: `(H, W, 3)` for one image, a list for a list, `(N, H, W, 3)` for a batch.
 
     Example:
-
-    >>> import numpy as np, keras
     >>> inputs = keras.Input((8, 8, 1))
     >>> model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
     >>> colorize(model, np.zeros((17, 31, 3), np.uint8)).shape

@@ -1,15 +1,7 @@
-"""Colorization metrics: AuC of the ab-error CMF, PSNR, SSIM, colourfulness.
+"""Colorization metrics in NumPy: AuC (Zhang et al. 2016, Table 1), PSNR, SSIM, colourfulness.
 
-Evaluation code in NumPy, run outside any graph.
-
-- `auc`: Zhang, Isola & Efros, "Colorful Image Colorization" (ECCV 2016),
-  Table 1 "AuC", plain or class-rebalanced.
-- `psnr`, `ssim`: on sRGB uint8 images, data range 255.
-- `colorfulness`: Hasler & Suesstrunk, "Measuring colourfulness in natural
-  images" (SPIE 2003), the metric M^(3).
-
-`evaluate(model, dataset)` scores a model on `(L, ab)` batches; `evaluate(None, dataset)`
-scores the grey baseline, ab = 0.
+`psnr` and `ssim` take sRGB uint8 (data range 255); `colorfulness` is Hasler & Suesstrunk's
+M^(3) (SPIE 2003); `evaluate` scores a model or the grey baseline on `(L, ab)` batches.
 """
 
 import numpy as np
@@ -69,7 +61,7 @@ def _resolve_bins(bins):
 
 
 def _quantizer_for(bins):
-    """An `ABQuantizer` to find the nearest of `bins` with (the shared one for Zhang's 313)."""
+    """An `ABQuantizer` over `bins` (the shared one for Zhang's 313)."""
     bins = np.asarray(bins, dtype=np.float32)
     if np.array_equal(bins, default_quantizer().bins):
         return default_quantizer()
@@ -101,21 +93,17 @@ def _inverse_prior_class_weights(prior, bins):
 
 
 def _own_distribution_class_weights(pixels_per_class, bins, smoothing_sigma):
-    """Per-class weights 1 / p~(class), p~ the evaluated pixels' own smoothed distribution.
-
-    Every occupied class has p~ > 0, so every weight that is used is finite.
-    """
+    """Weights 1 / p~(class), p~ the pixels' own smoothed class distribution; 0 for empty ones."""
     own = smooth_prior(pixels_per_class, bins=bins, sigma=smoothing_sigma)
     occupied = pixels_per_class > 0
     return np.divide(1.0, own, out=np.zeros_like(own), where=occupied)
 
 
 class _ErrorHistogram:
-    """Streams per-colour-class histograms of ab errors over the thresholds 0..150.
+    """Streams per-class histograms of ab errors over the thresholds 0..150.
 
-    `hist[q, t]` counts pixels of true class `q` whose error rounds up to `t`; `pixels[q]`
-    counts all pixels of class `q`. Any class weighting `w` is then exact after one pass:
-    the weighted CMF is `cumsum(w @ hist) / (w @ pixels)`.
+    `hist[q, t]` counts pixels of true class `q` whose error rounds up to `t`, `pixels[q]` all of
+    class `q`; any class weighting `w` then gives the CMF `cumsum(w @ hist) / (w @ pixels)`.
     """
 
     def __init__(self, num_classes=1, max_threshold=AUC_MAX_THRESHOLD):
@@ -174,15 +162,11 @@ def auc(
 ):
     """Area under the CMF of per-pixel ab errors (Zhang et al. 2016, Table 1).
 
-    `CMF(t)` is the fraction of pixels whose Euclidean ab error is <= t; its trapezoidal area
-    over t = 0..150, divided by 150, is the AuC (1 = every pixel exact). All pixels are pooled
-    into one CMF, as Zhang et al. pool their test set.
-
-    Rebalanced: Zhang et al. "re-weight the pixels inversely by color class probability". The
-    paper leaves the distribution open; here a pixel's class is the bin nearest its true colour
-    and p~ is the evaluated pixels' own class distribution, smoothed with sigma = 5 as the
-    prior of Sec. 2.2. A prior counted on a small training set has near-zero bins whose
-    inverse lets a few pixels decide the metric; `prior=` selects that variant anyway.
+    `CMF(t)` is the fraction of pixels with Euclidean ab error <= t; the AuC is its trapezoidal area
+    over t = 0..150 divided by 150 (1 = all exact), all pixels pooled as Zhang et al. pool theirs.
+    Rebalanced, pixels are weighted "inversely by color class probability" (which distribution is
+    left open): 1 / p~ of the bin nearest the truth, p~ the pixels' own smoothed class frequencies
+    (a training prior's near-zero bins would let a few pixels decide).
 
     Args:
         ab_true: ground-truth ab, shape `(..., 2)`, Lab units.
@@ -190,15 +174,13 @@ def auc(
         rebalanced: weight pixels by 1 / p~(class).
         prior: optional `(Q,)` bin probabilities; weights pixels by 1 / prior(class) instead.
         bins: optional `(Q, 2)` bin centres; default the 313 in-gamut bins.
-        smoothing_sigma: smoothing of p~ (ab units); 0 makes every occupied class count equally.
+        smoothing_sigma: smoothing of p~ in ab units (5: the prior's, Sec. 2.2); 0: equal classes.
         max_threshold: the largest threshold (150 in Zhang et al.).
 
     Returns:
         float in [0, 1].
 
     Example:
-
-    >>> import numpy as np
     >>> true = np.zeros((4, 4, 2), "float32")
     >>> round(auc(true, true), 3)
     1.0
@@ -229,15 +211,12 @@ def psnr(rgb_true, rgb_pred):
     """Peak signal-to-noise ratio in dB of sRGB uint8 images (data range 255); `inf` if equal.
 
     Args:
-        rgb_true: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`.
-        rgb_pred: uint8 of the same shape.
+        rgb_true, rgb_pred: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`, of one shape.
 
     Returns:
         float for one image; `(N,)` float64 array for a batch.
 
     Example:
-
-    >>> import numpy as np
     >>> a = np.zeros((8, 8, 3), np.uint8)
     >>> round(psnr(a, a + 1), 2)  # MSE = 1
     48.13
@@ -272,22 +251,18 @@ def _blur(x, kernel):
 
 
 def ssim(rgb_true, rgb_pred):
-    """Structural similarity (Wang et al. 2004) of sRGB uint8 images.
+    """Structural similarity (Wang et al. 2004) of sRGB uint8 images, per channel, averaged.
 
-    The paper's settings (11x11 Gaussian window, sigma 1.5, K1 = 0.01, K2 = 0.03), per RGB
-    channel and averaged over window positions inside the image; equal to skimage's
-    `structural_similarity(..., gaussian_weights=True, use_sample_covariance=False)`.
+    The paper's 11x11 Gaussian window (sigma 1.5, K1 = 0.01, K2 = 0.03) inside the image, as
+    skimage's `structural_similarity(..., gaussian_weights=True, use_sample_covariance=False)`.
 
     Args:
-        rgb_true: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`, H and W >= 11.
-        rgb_pred: uint8 of the same shape.
+        rgb_true, rgb_pred: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`, of one shape; H, W >= 11.
 
     Returns:
         float in [-1, 1] for one image; `(N,)` array for a batch.
 
     Example:
-
-    >>> import numpy as np
     >>> a = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
     >>> round(ssim(a, a), 3)
     1.0
@@ -320,10 +295,9 @@ def ssim(rgb_true, rgb_pred):
 
 
 def colorfulness(rgb):
-    """Colourfulness of Hasler & Suesstrunk (2003), metric M^(3).
+    """Colourfulness M^(3) of Hasler & Suesstrunk (2003); a grey image scores 0.
 
-    `sqrt(sd_rg^2 + sd_yb^2) + 0.3 * sqrt(mean_rg^2 + mean_yb^2)` with rg = R - G and
-    yb = (R + G) / 2 - B on the 0-255 scale; a grey image scores 0.
+    `sqrt(sd_rg^2 + sd_yb^2) + 0.3 * sqrt(mean_rg^2 + mean_yb^2)`, rg = R - G, yb = (R + G) / 2 - B.
 
     Args:
         rgb: uint8 `(H, W, 3)` or a batch `(N, H, W, 3)`.
@@ -332,8 +306,6 @@ def colorfulness(rgb):
         float for one image; `(N,)` array for a batch.
 
     Example:
-
-    >>> import numpy as np
     >>> red = np.zeros((2, 2, 3), np.uint8); red[..., 0] = 255
     >>> round(colorfulness(red), 2)  # rg = 255, yb = 127.5, no spread
     85.53
@@ -363,30 +335,21 @@ def evaluate(
     batch_size=32,
     smoothing_sigma=REBALANCING_SIGMA,
 ):
-    """Scores a model (or the grey baseline) on `(L, ab)` batches.
-
-    Predictions go through `colorization.inference.predict_ab`, as in `colorize`;
-    `model=None` predicts ab = 0 (the grey baseline).
+    """Scores a model (or the grey baseline) on `(L, ab)` batches, predicting as `colorize` does.
 
     Args:
-        model: a colorization `keras.Model`, or None for the grey baseline.
-        dataset: iterable of `(L, ab)` batches, `(B, H, W, 1)` and `(B, H, W, 2)` in Lab
-            units (e.g. `data_pipeline.read_shards`, or a list of NumPy pairs).
-        temperature: annealed-mean temperature for classification models.
+        model: a colorization `keras.Model`, or `None` for the grey baseline (ab = 0).
+        dataset: iterable of `(L, ab)` batches `(B, H, W, 1)`, `(B, H, W, 2)` in Lab units.
+        temperature, quantizer, batch_size: as for `colorization.inference.colorize`.
         prior: optional `(Q,)` bin prior; adds `auc_rebalanced_training_prior` (see `auc`).
         max_batches: stop after this many batches (None: the whole dataset).
-        quantizer: `ABQuantizer` of a classification model (default: the 313 bins).
-        batch_size: images per forward pass.
         smoothing_sigma: smoothing of `auc_rebalanced`'s class distribution (see `auc`).
 
     Returns:
-        dict with `auc` and `auc_rebalanced` over all pixels pooled, optionally
-        `auc_rebalanced_training_prior`, the means over images of `psnr`, `ssim`,
-        `colorfulness` (prediction) and `colorfulness_true`, and `num_images`.
+        dict: `auc`, `auc_rebalanced` (pixels pooled), maybe `auc_rebalanced_training_prior`, the
+        per-image means `psnr`, `ssim`, `colorfulness`, `colorfulness_true`, and `num_images`.
 
     Example:
-
-    >>> import numpy as np
     >>> L = np.full((2, 16, 16, 1), 50.0, "float32")
     >>> ab = np.zeros((2, 16, 16, 2), "float32")
     >>> evaluate(None, [(L, ab)])["auc"]

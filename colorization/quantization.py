@@ -1,14 +1,7 @@
-"""Quantised ab space: Zhang et al.'s 313 bins, encodings, decodings and priors.
+"""Zhang et al.'s quantised ab space ("Colorful Image Colorization", ECCV 2016, Sec. 2.1-2.3).
 
-Zhang, Isola & Efros ("Colorful Image Colorization", ECCV 2016, section 2.1)
-quantise the ab plane on a grid of 10 and keep the Q = 313 cells that are in
-the sRGB gamut. A colour becomes a soft target over its k nearest bins with
-Gaussian weights (sigma = 5); a predicted distribution becomes a colour through
-the annealed mean (section 2.3, T = 0.38). Rare colours are up-weighted with
-`((1 - gamma) p + gamma / Q) ** -alpha` (section 2.2, gamma = 1/2, alpha = 1).
-
-What runs during training uses `keras.ops` (any backend, inside compiled steps); NumPy does the
-one-off work (tables, priors, weights).
+The Q = 313 in-gamut cells of a grid of 10, Gaussian soft encoding (sigma = 5), the annealed mean
+(T = 0.38) and class rebalancing (gamma = 1/2, alpha = 1); `keras.ops` in training, NumPy else.
 """
 
 import functools
@@ -61,8 +54,6 @@ def default_ab_bins():
         float32 array of shape `(313, 2)` holding (a, b) pairs.
 
     Example:
-
-    >>> from colorization.quantization import default_ab_bins
     >>> bins = default_ab_bins()
     >>> bins.shape, bins[0].tolist()
     ((313, 2), [-90.0, 50.0])
@@ -77,14 +68,13 @@ def default_ab_bins():
 
 
 def annealed_distribution(probs, temperature, from_logits=False):
-    """Re-tempers a distribution: `f_T(z) = exp(log z / T) / sum_q exp(log z_q / T)`.
+    """Re-tempers a distribution: `f_T(z) = exp(log z / T) / sum_q exp(log z_q / T)` (Zhang eq. 5).
 
-    Zhang et al. eq. 5. `T = 1` returns the distribution, `T -> 0` a one-hot at its mode.
-    Computed in log space, so exact zeros and small `T` stay finite.
+    `T = 1` returns it, `T -> 0` a one-hot at its mode; log space keeps zeros and small T finite.
 
     Args:
         probs: probabilities (or logits if `from_logits`) over the last axis.
-        temperature: positive float.
+        temperature: positive float; `ValueError` otherwise.
         from_logits: whether `probs` holds unnormalised logits.
 
     Returns:
@@ -101,11 +91,7 @@ def annealed_distribution(probs, temperature, from_logits=False):
 
 
 def _nearest_candidate_table(bins, neighbors, cell_size, margin=160.0):
-    """For each cell of a grid over ab, the bins that can be among the `neighbors` nearest.
-
-    A bin whose smallest distance to a cell exceeds the `neighbors`-th smallest largest
-    distance of any bin to that cell can never be among the nearest.
-    """
+    """Per cell of a grid over ab, the bins that can be among the `neighbors` nearest (pad: Q)."""
     bins = np.asarray(bins, dtype=np.float64)
     low = math.floor(min(-margin, bins.min() - 2 * cell_size) / cell_size) * cell_size
     high = math.ceil(max(margin, bins.max() + 2 * cell_size) / cell_size) * cell_size
@@ -123,6 +109,7 @@ def _nearest_candidate_table(bins, neighbors, cell_size, margin=160.0):
     max_dist = np.hypot(far_a, far_b)
     k = min(neighbors, len(bins))
     threshold = np.partition(max_dist, k - 1, axis=1)[:, k - 1 : k]
+    # A bin nearer than the k-th smallest farthest distance can be among the k nearest.
     is_candidate = min_dist <= threshold + 1e-9
     width = int(is_candidate.sum(axis=1).max())
     # Pad with index Q, which points at a sentinel centre far from everything.
@@ -135,26 +122,18 @@ def _nearest_candidate_table(bins, neighbors, cell_size, margin=160.0):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class ABQuantizer:
-    """Maps ab colours to and from a distribution over quantised ab bins.
+    """Maps ab colours to and from distributions over the ab bins (Zhang et al. Sec. 2.1-2.3).
 
-    Zhang et al. (ECCV 2016, sections 2.1-2.3): Gaussian soft encoding over the `neighbors`
-    nearest bins, nearest-bin (hard) encoding, the annealed mean and the mode.
-
-    Each pixel compares itself only with the candidate bins of its cell in a table over
-    ab in [-160, 160]^2 (points outside use the nearest border cell), never with all Q.
+    Soft and hard encoding, the annealed mean and the mode. A pixel is compared only with the
+    candidate bins of its cell in a table over at least [-160, 160]^2 (outside: the border cell).
 
     Args:
         bins: `(Q, 2)` bin centres, or `None` for Zhang's 313 bins.
         sigma: standard deviation (ab units) of the soft-encoding Gaussian (Zhang: 5).
-        neighbors: nearest bins sharing a soft target; the paper says 5, the authors'
-            released training code uses 10.
-        cell_size: grid spacing of the candidate table (ab units); it does not change the
-            results, only how many candidates each pixel compares.
+        neighbors: nearest bins sharing a soft target (paper: 5; the authors' training code: 10).
+        cell_size: grid spacing (ab units) of the candidate table; changes speed, not results.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.quantization import ABQuantizer
     >>> quantizer = ABQuantizer()
     >>> ab = np.array([[[12.0, -31.0]]], dtype="float32")
     >>> probs = quantizer.soft_encode(ab)
@@ -237,9 +216,8 @@ class ABQuantizer:
             ab: tensor `(..., 2)` of ab values.
 
         Returns:
-            `(indices, weights)`, each shaped `(..., neighbors)`: int32 bin
-            indices sorted nearest first, and float32 Gaussian weights
-            summing to 1.
+            `(indices, weights)`, each `(..., neighbors)`: int32 bin indices, nearest first, and
+            float32 Gaussian weights summing to 1.
         """
         leading = tuple(ops.shape(ab)[:-1])
         indices, sq_dist = self._nearest(ab, self.neighbors)
@@ -274,10 +252,7 @@ class ABQuantizer:
         return ops.reshape(indices, leading)
 
     def annealed_mean(self, probs, temperature=ZHANG_TEMPERATURE, from_logits=False):
-        """The annealed mean `(..., Q)` -> `(..., 2)` (Zhang et al. eq. 5).
-
-        `temperature=1` gives the mean, `temperature -> 0` the mode; Zhang et al. chose 0.38.
-        """
+        """Annealed mean `(..., Q)` -> `(..., 2)` (Zhang eq. 5): T = 1 the mean, T -> 0 the mode."""
         self._check_num_bins(probs)
         weights = annealed_distribution(probs, temperature, from_logits=from_logits)
         return ops.matmul(weights, ops.convert_to_tensor(self._bins))
@@ -322,8 +297,6 @@ def default_quantizer():
     """The `ABQuantizer()` of Zhang et al.'s 313 bins, built once and shared.
 
     Example:
-
-    >>> from colorization.quantization import default_quantizer
     >>> default_quantizer().num_bins
     313
     """
@@ -331,16 +304,14 @@ def default_quantizer():
 
 
 def smooth_prior(prior, bins=None, sigma=ZHANG_SIGMA):
-    """Smooths a distribution over bins with a Gaussian in ab space.
+    """Smooths a distribution over bins with a Gaussian in ab space (Zhang et al. Sec. 2.2).
 
-    Zhang et al. (Sec. 2.2) smooth the colour distribution with a Gaussian of sigma = 5 on the
-    ab grid. Here bin i receives `sum_j p_j exp(-|c_i - c_j|^2 / (2 sigma^2))`, the same for
-    grid bins after renormalising, and defined for bins on no grid too.
+    Bin i receives `sum_j p_j exp(-|c_i - c_j|^2 / (2 sigma^2))`, which also works off the grid.
 
     Args:
-        prior: `(Q,)` non-negative array.
+        prior: `(Q,)` non-negative array, not all zero; `ValueError` otherwise.
         bins: `(Q, 2)` bin centres; `None` for Zhang's 313.
-        sigma: Gaussian width in ab units; 0 returns the normalised prior.
+        sigma: Gaussian width in ab units (Zhang: 5); 0 returns the normalised prior.
 
     Returns:
         float64 NumPy array `(Q,)` summing to 1.
@@ -369,9 +340,6 @@ def empirical_prior(counts, bins=None, smoothing_sigma=ZHANG_SIGMA):
         float64 NumPy array `(Q,)` summing to 1.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.quantization import ABQuantizer, empirical_prior
     >>> quantizer = ABQuantizer()
     >>> ab = np.random.default_rng(0).normal(0, 20, (4, 16, 16, 2)).astype("float32")
     >>> prior = empirical_prior(np.asarray(quantizer.bin_counts(ab)))
@@ -382,23 +350,19 @@ def empirical_prior(counts, bins=None, smoothing_sigma=ZHANG_SIGMA):
 
 
 def rebalancing_weights(prior, alpha=1.0, gamma=ZHANG_GAMMA):
-    """Class-rebalancing weights `w = ((1 - gamma) p + gamma / Q) ** -alpha`.
+    """Class-rebalancing weights `w = ((1 - gamma) p + gamma / Q) ** -alpha` (Zhang et al. eq. 4).
 
-    Zhang et al. eq. 4, normalised so that `sum_q p_q w_q = 1`; they use gamma = 1/2,
-    alpha = 1, and `alpha = 0` gives uniform weights.
+    Normalised so that `sum_q p_q w_q = 1`. Zhang et al. use gamma = 1/2, alpha = 1.
 
     Args:
         prior: `(Q,)` distribution over the bins (summing to 1).
-        alpha: exponent; larger favours rare colours more.
+        alpha: exponent; larger favours rare colours more, 0 gives uniform weights.
         gamma: weight of the uniform distribution mixed into the prior.
 
     Returns:
         float64 NumPy array `(Q,)`.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.quantization import rebalancing_weights
     >>> rebalancing_weights(np.array([0.7, 0.1, 0.1, 0.1])).round(3).tolist()
     [0.66, 1.792, 1.792, 1.792]
     """

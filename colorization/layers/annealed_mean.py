@@ -9,15 +9,11 @@ from colorization.quantization import ABQuantizer
 
 @keras.saving.register_keras_serializable(package="colorization")
 class AnnealedMean(keras.layers.Layer):
-    """Turns a distribution over ab bins into an ab colour: the annealed mean.
+    """Turns a distribution over ab bins into an ab colour: the annealed mean (Zhang et al. eq. 5).
 
-    Zhang et al. (ECCV 2016, section 2.3, eq. 5) and report 000 (section 3.3)
-    re-temper the predicted distribution with
-    `f_T(z) = exp(log z / T) / sum_q exp(log z_q / T)` and take the mean of the
-    bin centres under it. `temperature=1` gives the plain mean (desaturated but
-    coherent), `temperature -> 0` the mode (vivid but noisy); 0.38 is Zhang's
-    choice. Computed in float32 in log space, so zero probabilities and
-    temperatures down to 0.01 are stable under mixed precision too.
+    Section 2.3 (report 000, 3.3): the bin centres' mean under `annealed_distribution`; T = 1 is the
+    mean (desaturated), T -> 0 the mode (vivid, noisy), Zhang: 0.38. Float32 log space: stable for
+    zero probabilities and T down to 0.01, under mixed precision too.
 
     Args:
         temperature: positive float, the annealing temperature T.
@@ -26,9 +22,6 @@ class AnnealedMean(keras.layers.Layer):
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.layers import AnnealedMean
     >>> probs = np.full((1, 4, 4, 313), 1.0 / 313, dtype="float32")
     >>> tuple(AnnealedMean(temperature=0.38)(probs).shape)
     (1, 4, 4, 2)

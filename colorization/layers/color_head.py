@@ -16,11 +16,9 @@ def color_channels(head):
 
 
 def apply_color_head(x, head="regression", name="color"):
-    """Turns pre-activations into colour: `AB_SCALE * tanh(x)` (ab) or `(tanh(x) + 1) / 2` (RGB).
+    """Pre-activations to colour in float32: `AB_SCALE * tanh(x)` (ab) or `(tanh(x) + 1) / 2` (RGB).
 
-    The tanh bounds the output to every displayable ab (`AB_SCALE` = 110) or
-    to [0, 1] (report 004's RGB output). Computed in float32 also under a
-    mixed-precision policy.
+    The tanh bounds ab to every displayable value (`AB_SCALE` = 110) and RGB to [0, 1] (report 004).
 
     Args:
         x: a Keras tensor with `color_channels(head)` channels.
@@ -31,9 +29,7 @@ def apply_color_head(x, head="regression", name="color"):
         The colour tensor.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.layers import apply_color_head
     >>> np.asarray(apply_color_head(np.full((1, 2), 100.0, "float32"))).tolist()
     [[110.0, 110.0]]
     """

@@ -9,25 +9,20 @@ TORCH_BN_EPSILON = 1e-5
 def apply_conv_bn(x, filters, kernel_size, strides=1, activation="relu", name="conv"):
     """A bias-free convolution, BatchNorm and an optional activation (He et al. 2016's unit).
 
-    Strided convolutions pad `kernel_size // 2` pixels on every side and then
-    convolve with `"valid"` padding, as PyTorch does (Keras's `"same"` pads
-    asymmetrically); stride-1 ones use `"same"`, the same for odd kernels.
+    Strided convolutions pad `kernel_size // 2` on every side, then use `"valid"`, as PyTorch
+    (Keras's `"same"` pads asymmetrically); stride-1 ones use `"same"`.
 
     Args:
         x: input Keras tensor.
         filters: output channels.
         kernel_size: an odd integer.
-        strides: 1 or 2.
-        activation: an activation name or `None`.
+        strides, activation: 1 or 2; an activation name or `None`.
         name: prefix; the layers are `{name}` (conv) and `{name}_bn`.
 
     Returns:
         The output tensor.
 
     Example:
-
-    >>> import keras
-    >>> from colorization.layers import apply_conv_bn
     >>> apply_conv_bn(keras.Input((32, 32, 3)), 8, 7, strides=2).shape
     (None, 16, 16, 8)
     """

@@ -10,23 +10,16 @@ from colorization.losses.kl import kl_loss
 class GaussianSampling(keras.layers.Layer):
     """`z = mean + exp(log_var / 2) * eps` (Kingma & Welling 2014, section 2.4), adding the KL term.
 
-    Called on `[z_mean, z_log_var]`. In training it draws `eps ~ N(0, I)`,
-    otherwise returns `z_mean`. Every call adds
-    `colorization.losses.kl.kl_loss` with `add_loss`, so a functional
-    model with this layer trains as a VAE without a custom training step.
+    Called on `[z_mean, z_log_var]`; `z_mean` in inference. Each call `add_loss`es `kl.kl_loss`.
 
     Args:
         beta: weight of the KL term.
-        kl_normalizer: divides the per-example KL (summed over the latent
-            units), e.g. the number of output values, so that the KL is on the
-            scale of a per-value MSE.
+        kl_normalizer: divides the per-example KL, e.g. by the output size to match a per-value MSE.
         seed: seed of the noise.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.layers import GaussianSampling
     >>> layer = GaussianSampling()
     >>> z = layer([np.ones((1, 2), "float32"), np.zeros((1, 2), "float32")])
     >>> [round(float(loss), 3) for loss in layer.losses]  # KL = (1 + 1) / 2

@@ -20,9 +20,7 @@ def apply_l_normalization(x, output_range=SYMMETRIC, name="normalize_l"):
         The normalised tensor.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.layers import CENTERED, apply_l_normalization
     >>> L = np.array([0.0, 50.0, 100.0], "float32")
     >>> np.asarray(apply_l_normalization(L, CENTERED)).tolist()
     [-0.5, 0.0, 0.5]

@@ -1,7 +1,4 @@
-"""Residual blocks of ResNet (He et al. 2016), named as torchvision's so ImageNet weights map.
-
-`layer1_0_conv1` is torchvision's `layer1.0.conv1`.
-"""
+"""ResNet blocks (He et al. 2016), named as torchvision's: `layer1_0_conv1` is `layer1.0.conv1`."""
 
 import keras
 
@@ -15,21 +12,16 @@ def _apply_shortcut(x, filters, strides, name):
 
 
 def apply_basic_block(x, filters, strides=1, name="block"):
-    """The two-3x3-convolution block of ResNet-18/34 (He et al. 2016, Fig. 2, left).
+    """The block of ResNet-18/34 (He et al. 2016, Fig. 2, left).
 
-    conv3x3(stride) - BN - ReLU - conv3x3 - BN, plus the input (a 1x1
-    convolution and BN when the shape changes), then ReLU.
+    conv3x3(stride)-BN-ReLU-conv3x3-BN plus the input (1x1 conv-BN when the shape changes), ReLU.
 
     Args:
-        x: input Keras tensor (B, H, W, C).
-        filters: output channels.
+        x, filters: the input Keras tensor (B, H, W, C) and the output channels.
         strides: stride of the first convolution.
         name: prefix of the layer names, e.g. `"layer1_0"`.
 
     Example:
-
-    >>> import keras
-    >>> from colorization.layers import apply_basic_block
     >>> apply_basic_block(keras.Input((32, 32, 8)), 16, strides=2).shape
     (None, 16, 16, 16)
     """
@@ -43,20 +35,15 @@ def apply_basic_block(x, filters, strides=1, name="block"):
 def apply_bottleneck_block(x, filters, strides=1, expansion=4, name="block"):
     """The bottleneck block of ResNet-50 (He et al. 2016, Fig. 5), stride on the 3x3 ("v1.5").
 
-    conv1x1 - BN - ReLU - conv3x3(stride) - BN - ReLU - conv1x1 (x expansion) -
-    BN, plus the input (projected when the shape changes), then ReLU.
+    conv1x1 - BN - ReLU - conv3x3(stride) - BN - ReLU - conv1x1 - BN, plus the input, ReLU.
 
     Args:
-        x: input Keras tensor (B, H, W, C).
-        filters: channels of the inner convolutions; the block outputs `expansion * filters`.
+        x, filters: the input (B, H, W, C) and the inner channels (output: `expansion * filters`).
         strides: stride of the 3x3 convolution.
         expansion: output channels over inner channels (4 in ResNet-50).
         name: prefix of the layer names.
 
     Example:
-
-    >>> import keras
-    >>> from colorization.layers import apply_bottleneck_block
     >>> apply_bottleneck_block(keras.Input((32, 32, 8)), 4).shape
     (None, 32, 32, 16)
     """
@@ -72,9 +59,6 @@ def apply_resnet_stage(x, block_fn, filters, num_blocks, strides=1, name="layer1
     """`num_blocks` residual blocks `block_fn`, only the first strided; block i is `{name}_{i}`.
 
     Example:
-
-    >>> import keras
-    >>> from colorization.layers import apply_basic_block, apply_resnet_stage
     >>> apply_resnet_stage(keras.Input((16, 16, 4)), apply_basic_block, 8, 2, strides=2).shape
     (None, 8, 8, 8)
     """

@@ -1,9 +1,7 @@
-"""The conditional-GAN objective of pix2pix (Isola et al. 2017), used by report 004.
+"""The conditional-GAN objective of pix2pix (Isola et al. 2017, eq. 1-4), used by report 004.
 
-Isola et al., eq. 1-4: G minimises the non-saturating `-E[log D(x, G(x))]`
-(section 3.3) plus `lambda * E[||y - G(x)||_1]`, lambda = 100; D maximises
-`E[log D(x, y)] + E[log(1 - D(x, G(x)))]`, halved "to slow down the rate at
-which D learns". Every term is a BCE from logits averaged over the patches.
+G: the non-saturating BCE (section 3.3) + lambda = 100 times L1; D: the two BCEs, halved "to slow
+down the rate at which D learns". Every BCE is from logits, averaged over the patches.
 """
 
 import keras
@@ -23,16 +21,13 @@ def discriminator_loss(real_logits, fake_logits):
     """The discriminator's half-weighted BCE: `(BCE(1, real) + BCE(0, fake)) / 2`.
 
     Args:
-        real_logits: D's logits on (condition, real target), any shape.
-        fake_logits: D's logits on (condition, generated target), any shape.
+        real_logits, fake_logits: D's logits on real and on generated targets, any shape.
 
     Returns:
         The scalars `(total, real_term, fake_term)`.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses.adversarial import discriminator_loss
     >>> total, real, fake = discriminator_loss(np.zeros((1, 2, 2, 1)), np.zeros((1, 2, 2, 1)))
     >>> round(float(total), 4)  # log 2: an undecided discriminator
     0.6931
@@ -56,20 +51,14 @@ def scaled_l1(y_true, y_pred, scale=1.0):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class AdversarialBCE(keras.losses.Loss):
-    """Binary cross-entropy of discriminator logits against a constant label.
-
-    `loss(y_true, y_pred)` ignores the values of `y_true` and scores the
-    `y_pred` logits against `label`: 1.0 for the generator's non-saturating
-    term and the discriminator's real term, 0.0 for its fake term.
+    """Binary cross-entropy of discriminator logits `y_pred` against a constant label.
 
     Args:
-        label: the target probability, in [0, 1].
+        label: the target in [0, 1]: 1 for G's and D's real term, 0 for D's fake (`y_true` unused).
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses.adversarial import AdversarialBCE
     >>> logits = np.zeros((2, 4, 4, 1), "float32")
     >>> round(float(AdversarialBCE(label=1.0)(logits, logits)), 4)
     0.6931
@@ -94,20 +83,14 @@ class AdversarialBCE(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class ScaledL1(keras.losses.Loss):
-    """Mean absolute error divided by `scale`: pix2pix's L1 term on a [-1, 1] scale.
-
-    Measuring L1 on the [-1, 1] scale pix2pix was tuned on keeps lambda = 100
-    meaningful for models that output ab in Lab units.
+    """Mean absolute error divided by `scale`: pix2pix's L1 on the [-1, 1] scale lambda = 100 suits.
 
     Args:
-        scale: units of `y` per unit of the [-1, 1] scale (`AB_SCALE` = 110
-            for ab in Lab units; 1 for data already in [-1, 1]).
+        scale: units of `y` per unit of [-1, 1] (`AB_SCALE` = 110 for ab; 1 if in [-1, 1]).
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses.adversarial import ScaledL1
     >>> round(float(ScaledL1(scale=110.0)(np.zeros((1, 2)), np.full((1, 2), 11.0))), 4)
     0.1
     """

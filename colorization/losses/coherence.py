@@ -14,11 +14,7 @@ def _safe_norm(squared):
 
 
 def gradient_coherence_map(ab_true, ab_pred):
-    """Per-pixel `|| dY - dYhat ||_2` over (direction, channel): `(B, H-1, W-1)`.
-
-    `dY` stacks the forward differences of a and b along width and height at
-    each pixel, so the norm is taken over four numbers per pixel.
-    """
+    """Per-pixel `||dY - dYhat||_2`, dY the forward a and b differences: `(B, H-1, W-1)`."""
     ab_true = ops.cast(ab_true, "float32")
     ab_pred = ops.cast(ab_pred, "float32")
     delta = ab_true - ab_pred
@@ -35,25 +31,18 @@ def gradient_coherence(ab_true, ab_pred):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class GradientCoherenceLoss(keras.losses.Loss):
-    """Distance between the image gradients of predicted and true ab.
+    """Distance between the gradients of predicted and true ab (report 003, section 3.1, eq. 3).
 
-    Report 003, section 3.1, eq. 3:
-    `L_C(Yhat, Y) = sum_{h,w} || dY_{h,w} - dYhat_{h,w} ||_2`, with `dY_{h,w}`
-    the horizontal and vertical differences of a and b at pixel (h, w): colour
-    should change where the truth changes, whatever the colour (a constant
-    shift costs nothing). Choices left open: forward differences over the
-    `(H-1) x (W-1)` pixels with both neighbours, and a mean instead of the sum
-    so the scale does not depend on image size.
+    `L_C = sum_{h,w} ||dY_{h,w} - dYhat_{h,w}||_2`, dY the horizontal and vertical a and b
+    differences: colour changes where the truth does, whatever the colour. Open choices: forward
+    differences on the `(H-1) x (W-1)` pixels with both neighbours, and a mean instead of the sum.
 
     Args:
-        target_interpolation: how ab targets are resized when their grid
-            differs from the prediction's (`"nearest"`, `"area"`, `"bilinear"`).
+        target_interpolation: ab target resizing: `"nearest"`, `"area"` or `"bilinear"`.
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses import GradientCoherenceLoss
     >>> truth = np.zeros((1, 4, 4, 2), "float32"); truth[:, :, 2:, 0] = 10.0
     >>> float(GradientCoherenceLoss()(truth, truth + 25.0))  # a shift costs nothing
     0.0

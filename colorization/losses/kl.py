@@ -5,22 +5,19 @@ from keras import ops
 
 
 def gaussian_kl_divergence(z_mean, z_log_var):
-    """`KL(N(mean, exp(log_var)) || N(0, I))` per example, summed over the latent axes.
+    """Per-example `KL(N(mean, exp(log_var)) || N(0, I))` (Kingma & Welling 2014, appendix B).
 
-    Kingma & Welling, appendix B:
-    `-KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)`.
+    `-KL = 1/2 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)`, summed over the latent axes.
 
     Args:
         z_mean: posterior means, shape (B, ...).
-        z_log_var: posterior log-variances, the shape of `z_mean`.
+        z_log_var: posterior log-variances, the shape of `z_mean` (else `ValueError`).
 
     Returns:
         The KL divergence of each example, shape (B,), in nats.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses.kl import gaussian_kl_divergence
     >>> float(gaussian_kl_divergence(np.ones((1, 3)), np.zeros((1, 3)))[0])
     1.5
     """
@@ -43,27 +40,21 @@ def kl_loss(z_mean, z_log_var, beta=1.0, normalizer=1.0):
     Args:
         z_mean, z_log_var: as for `gaussian_kl_divergence`.
         beta: the weight of the KL term (beta-VAE, Higgins et al. 2017).
-        normalizer: divides the per-example KL, e.g. the number of output
-            values when the reconstruction loss is a per-value mean (MSE).
+        normalizer: divides the per-example KL, e.g. the output size for a per-value MSE.
     """
     return beta * ops.mean(gaussian_kl_divergence(z_mean, z_log_var)) / normalizer
 
 
 @keras.saving.register_keras_serializable(package="colorization")
 class GaussianKL(keras.losses.Loss):
-    """The Gaussian KL term as a loss: `loss(z_mean, z_log_var)`.
-
-    Reads `y_true` as the means and `y_pred` as the log-variances:
-    `beta * gaussian_kl_divergence(y_true, y_pred)`.
+    """`beta` times the Gaussian KL as a loss: `y_true` holds the means, `y_pred` the log-variances.
 
     Args:
         beta: weight of the term.
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses.kl import GaussianKL
     >>> float(GaussianKL()(np.ones((1, 2), "float32"), np.zeros((1, 2), "float32")))
     1.0
     """

@@ -12,33 +12,20 @@ _LOG_FLOOR = 1e-30
 
 @keras.saving.register_keras_serializable(package="colorization")
 class RebalancedCrossEntropy(keras.losses.Loss):
-    """Weighted multinomial cross-entropy against soft-encoded ab targets.
+    """Weighted multinomial cross-entropy against soft-encoded ab targets (Zhang et al. eq. 2).
 
-    Zhang et al. (ECCV 2016, eq. 2), used by report 000 (section 3.2) and
-    report 003 (section 2.2):
-    `L = -sum_{h,w} v(Z_{h,w}) sum_q Z_{h,w,q} log Zhat_{h,w,q}`, with Z the
-    soft encoding of the true colour and `v` the weight of its nearest bin.
-    The sum over pixels is a mean here, so the value does not depend on size.
-
-    `y_true` is ab `(B, H, W, 2)` at any resolution, resized to the
-    prediction's grid and soft-encoded inside the loss (touching only the
-    `neighbors` non-zero entries), so data sets hold Lab only; targets already
-    encoded, with last dimension Q, are accepted too.
+    `L = -sum_{h,w} v(Z_{h,w}) sum_q Z_{h,w,q} log Zhat_{h,w,q}` (as a mean over pixels; reports 000
+    3.2, 003 2.2). `y_true` is ab `(B, H, W, 2)` at any size, resized to the output grid and soft
+    encoded inside (data sets hold Lab only), or already encoded (last dimension Q).
 
     Args:
-        class_weights: `(Q,)` rebalancing weights (see
-            `colorization.quantization.rebalancing_weights`), or `None` for
-            uniform weights.
+        class_weights: `(Q,)` weights `v` (`quantization.rebalancing_weights`), or `None` (uniform).
         quantizer: an `ABQuantizer` (or its config dict); `None` for Zhang's.
         from_logits: whether `y_pred` holds logits rather than probabilities.
-        target_interpolation: how ab targets are resized to the output grid:
-            `"nearest"` (Zhang's subsampling), `"area"` or `"bilinear"`.
+        target_interpolation: ab target resizing: `"nearest"` (Zhang's), `"area"` or `"bilinear"`.
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.losses import RebalancedCrossEntropy
     >>> ab = np.zeros((2, 64, 64, 2), "float32")
     >>> probs = np.full((2, 16, 16, 313), 1 / 313, "float32")
     >>> round(float(RebalancedCrossEntropy()(ab, probs)), 3)  # log(313)

@@ -30,13 +30,10 @@ def color_regularizer(z, z_hat, temperature=REGULARIZER_TEMPERATURE, stop_gradie
         z: the base network's distribution `(..., Q)` (softmax output).
         z_hat: the refined distribution `(..., Q)`.
         temperature: T of `f_T` (report 003: 0.01, close to one-hot).
-        stop_gradient_z: block gradients into `z`, so the regulariser trains
-            only the refinement (report 003, section 4).
+        stop_gradient_z: block gradients into `z`: only the refinement trains (report 003, sec. 4).
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses import color_regularizer
     >>> z = np.array([[0.6, 0.3, 0.1]], "float32")
     >>> round(float(color_regularizer(z, np.array([[0.1, 0.8, 0.1]], "float32"))), 3)
     0.5
@@ -46,22 +43,17 @@ def color_regularizer(z, z_hat, temperature=REGULARIZER_TEMPERATURE, stop_gradie
 
 @keras.saving.register_keras_serializable(package="colorization")
 class ColorRegularizer(keras.losses.Loss):
-    """Keeps the mode of a refined distribution likely under the original one.
+    """Keeps the mode of a refined distribution likely under the original one (report 003, eq. 5).
 
-    Report 003, section 3.2: eq. 4, `1 - Z[argmax(Zhat)] / max(Z)` summed over
-    pixels, has no useful gradient, so eq. 5 replaces the argmax by the
-    sharpened `f_T(Zhat)` (T = 0.01). The sum over pixels is a mean here, so
-    values lie in [0, 1]. Called as `loss(y_true=Z, y_pred=Zhat)`; no gradient
-    flows into Z.
+    Section 3.2: eq. 4, `1 - Z[argmax(Zhat)] / max(Z)`, has no useful gradient, so eq. 5 sharpens
+    Zhat with `f_T` (T = 0.01); a mean over pixels, in [0, 1]. `loss(Z, Zhat)`: no gradient to Z.
 
     Args:
         temperature: T of `f_T`.
         reduction, name, dtype: as for `keras.losses.Loss`.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.losses import ColorRegularizer
     >>> z = np.array([[0.6, 0.3, 0.1]], "float32")
     >>> round(float(ColorRegularizer()(z, z)), 3)
     0.0

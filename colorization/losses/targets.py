@@ -8,12 +8,9 @@ TARGET_INTERPOLATIONS = ("nearest", "bilinear", "area")
 def resize_targets(ab, height, width, interpolation="nearest"):
     """Resizes ab targets `(B, H, W, C)` to `(B, height, width, C)` if needed.
 
-    `"nearest"` subsamples, as Zhang et al.'s training network does (a 1x1,
-    stride-4 convolution with fixed unit weights takes pixels 0, 4, 8, ...);
-    unlike averaging, it never invents ab values that mix two regions. For
-    non-integer factors it falls back to nearest-neighbour resizing.
-    `"area"` averages blocks (integer factors only) and `"bilinear"`
-    interpolates.
+    `"nearest"` subsamples (pixels 0, 4, 8, ... as Zhang et al.'s training net's fixed 1x1 stride-4
+    conv), never mixing two regions (non-integer factors: nearest-neighbour resizing). `"area"`
+    averages blocks (integer factors only); `"bilinear"` interpolates.
     """
     if interpolation not in TARGET_INTERPOLATIONS:
         raise ValueError(

@@ -1,26 +1,12 @@
-"""Model builders, one file per paper network, all listed in the registry.
+"""Model builders, one file per paper network, all listed in the registry (`list_models()`).
 
-The builder contract. Every registered builder (`list_models()`) takes the
-same keyword arguments, in this order:
-
-- `input_shape`: `(height, width, channels)` of the input, L in [0, 100]
-  (`None` sides where the network allows any size);
-- `width`: the channels of the first layer at the paper's scale (every
-  other layer scales with it);
-- `head`: what the model outputs: `"regression"` (ab in Lab units),
-  `"classification"` (probabilities over `num_bins` ab bins), `"rgb"`
-  (RGB in [0, 1], report 004), or a network's own (`"release"`,
-  `"regression_and_classification"`);
-- `num_bins`: Q of a classification head, where the network has one;
-- `name`: the model's name;
-
-then the network's own arguments. Each returns a functional `keras.Model`
-(a subclass only where training needs its own step: `Pix2Pix`,
-`CoherentColorizer`) that normalises L in its first layer.
+The builder contract: `input_shape` (`(height, width, channels)`, L in [0, 100]; `None` sides
+where any size works), `width` (the first layer's channels; the others scale with it), `head`
+(`"regression"`: ab in Lab units; `"classification"`: probabilities over `num_bins` ab bins;
+`"rgb"`: RGB in [0, 1]; or the network's own), `num_bins`, `name`, then its own arguments. Each
+returns a functional `keras.Model` that normalises L (subclassed only for a training step).
 
 Example:
-
->>> from colorization.models import get_model
 >>> get_model("unet", input_shape=(32, 32, 1), width=4, head="classification").output_shape
 (None, 32, 32, 313)
 """

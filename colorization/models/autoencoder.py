@@ -1,12 +1,4 @@
-"""The ResNet-18 autoencoder / VAE of report 004 (sections 4.4 and 5.3), as functional models.
-
-Report 004 encodes 128x128 L with "the first 6 layers" of an ImageNet-trained
-ResNet-18 (a stride-8 map of 128 channels), upsamples back and trains with MSE.
-It calls the model a VAE, but describes no latent distribution or KL term: a
-plain autoencoder, `resnet18_autoencoder`. `resnet18_vae` is a real VAE
-(Kingma & Welling 2014) on the same encoder and decoder; its `GaussianSampling`
-layer adds the KL term, so both train with `compile(loss="mse")`.
-"""
+"""Report 004's ResNet-18 autoencoder (4.4, 5.3; its "VAE" has no KL term), and a real VAE."""
 
 import keras
 
@@ -27,24 +19,19 @@ IMAGENET = "imagenet"
 
 
 def resnet18_encoder(input_shape=(128, 128, 1), width=64, name="resnet18_encoder"):
-    """The first six layers of ResNet-18 (He et al. 2016, Table 1), for L input.
+    """The first six layers of ResNet-18 (He et al. 2016, Table 1) on L: report 004's encoder.
 
-    conv7x7/2 - BN - ReLU - maxpool3x3/2 - layer1 (2 basic blocks, `width`) -
-    layer2 (2 basic blocks, `2 * width`, stride 2), after mapping L in
-    [0, 100] to [-1, 1]. Layer names follow torchvision, so
-    `colorization.weights.resnet18.convert` fills it with ImageNet weights.
+    L to [-1, 1], conv7x7/2 - BN - ReLU - maxpool3x3/2 - layer1 (2 basic blocks, `width`) - layer2
+    (2 basic blocks, `2 * width`, stride 2); torchvision's layer names, for ImageNet weights.
 
     Args:
         input_shape: `(H, W, 1)`, H and W multiples of 8 (or `None`).
         width: 64 in ResNet-18 (and for ImageNet weights).
-        name: model name.
 
     Returns:
         A functional `keras.Model`: `(B, H, W, 1)` -> `(B, H/8, W/8, 2 * width)`.
 
     Example:
-
-    >>> from colorization.models.autoencoder import resnet18_encoder
     >>> resnet18_encoder((32, 32, 1), width=4).output_shape
     (None, 4, 4, 8)
     """
@@ -130,29 +117,22 @@ def resnet18_autoencoder(
     encoder_weights=None,
     name="resnet18_autoencoder",
 ):
-    """Report 004's ResNet-18 autoencoder (section 5.3): encoder + upsampling decoder, MSE.
+    """Report 004's ResNet-18 autoencoder (section 5.3): `resnet18_encoder` + upsampling decoder.
 
-    Encoder: `resnet18_encoder`. Decoder (the report gives none; a common
-    ResNet-18 colourisation decoder): three times conv3x3 - BN - ReLU -
-    nearest 2x upsampling with `decoder_filters` channels, then a 3x3
-    convolution and the tanh colour head.
+    The report gives no decoder: three conv3x3 - BN - ReLU - nearest x2 stages of `decoder_filters`
+    channels, a 3x3 convolution and the tanh colour head.
 
     Args:
         input_shape: `(H, W, 1)`, H and W multiples of 8.
         width: ResNet-18 width (64).
         head: `"regression"` (ab in Lab units) or `"rgb"` (RGB in [0, 1], the report's).
         decoder_filters: channels of the three upsampling stages.
-        encoder_weights: `None`, `"imagenet"` (torchvision's, through
-            `colorization.weights`), or the path of a torchvision state dict
-            (`.pth`, `.npz`) or of an encoder's `.weights.h5`.
-        name: model name.
+        encoder_weights: `None`, `"imagenet"` (torchvision's), a state dict or `.weights.h5` path.
 
     Returns:
         A functional `keras.Model` from L `(B, H, W, 1)` to ab or RGB at full resolution.
 
     Example:
-
-    >>> from colorization.models import resnet18_autoencoder
     >>> resnet18_autoencoder((32, 32, 1), width=4, decoder_filters=(8, 8, 4)).output_shape
     (None, 32, 32, 2)
     """
@@ -171,17 +151,15 @@ def resnet18_vae(
     seed=None,
     name="resnet18_vae",
 ):
-    """A real VAE on report 004's autoencoder (Kingma & Welling 2014), trained with MSE + KL.
+    """A real VAE (Kingma & Welling 2014) on report 004's autoencoder, trained with MSE + KL.
 
-    1x1 convolutions from the encoder's map to a Gaussian posterior
-    (`latent_channels` per position of the H/8 x W/8 grid), a reparameterised
-    `GaussianSampling` layer that adds `beta * KL / (H * W * channels)` to the
-    model's losses, then the autoencoder's decoder. With MSE in Lab units,
-    `beta = 2 sigma^2` makes the total the negative ELBO per output value of
-    a Gaussian decoder with noise sigma. Inference uses the posterior mean.
+    1x1 convs to a Gaussian posterior on the H/8 x W/8 grid, `GaussianSampling` (adding `beta *
+    KL / (H * W * channels)`; the posterior mean in inference), the autoencoder's decoder. With MSE
+    in Lab units, `beta = 2 sigma^2` gives 2 sigma^2 x the per-value negative ELBO (+ a constant)
+    of a Gaussian decoder of noise sigma.
 
     Args:
-        input_shape: `(H, W, 1)`, fixed, H and W multiples of 8 (the KL normaliser uses them).
+        input_shape: `(H, W, 1)`, fixed, H and W multiples of 8.
         width, head, decoder_filters, encoder_weights, name: as `resnet18_autoencoder`.
         latent_channels: channels of the latent grid (default `2 * width`).
         beta: KL weight.
@@ -191,8 +169,6 @@ def resnet18_vae(
         A functional `keras.Model` from L `(B, H, W, 1)` to ab or RGB at full resolution.
 
     Example:
-
-    >>> from colorization.models import resnet18_vae
     >>> resnet18_vae((32, 32, 1), width=4, decoder_filters=(8, 8, 4)).output_shape
     (None, 32, 32, 2)
     """

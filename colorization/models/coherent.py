@@ -1,9 +1,4 @@
-"""Coherent colorization (report 003, sections 3-4 and figure 4), and its proposed fix (section 5).
-
-Zhang et al.'s classification network (the base) predicts bins Z at 1/4
-resolution; a refinement network predicts Zhat at full resolution, decoded to
-ab. See `CoherentColorizer` for the architecture and the three-term objective.
-"""
+"""Coherent colorization (report 003, sections 3-4, figure 4) and its proposed fix (section 5)."""
 
 import keras
 import numpy as np
@@ -36,8 +31,6 @@ class StopGradient(keras.layers.Layer):
     """Identity in the forward pass, zero gradient backwards (`keras.ops.stop_gradient`).
 
     Example:
-
-    >>> import numpy as np
     >>> tuple(StopGradient()(np.ones((1, 2), "float32")).shape)
     (1, 2)
     """
@@ -53,11 +46,7 @@ class StopGradient(keras.layers.Layer):
 
 
 def true_gradient_magnitude(ab):
-    """Per-pixel magnitude of the forward differences of a and b: `(B, H-1, W-1)`.
-
-    The same four differences (a and b, along width and height) as
-    `colorization.losses.coherence.gradient_coherence_map`, on the truth alone.
-    """
+    """Per-pixel norm of the truth's forward a and b differences (as eq. 3): `(B, H-1, W-1)`."""
     ab = ops.cast(ab, "float32")
     along_width = ab[:, :-1, 1:, :] - ab[:, :-1, :-1, :]
     along_height = ab[:, 1:, :-1, :] - ab[:, :-1, :-1, :]
@@ -70,8 +59,7 @@ def gradient_magnitude_counts(batches, edges=GRADIENT_MAGNITUDE_EDGES):
 
     Args:
         batches: an iterable of `(L, ab)` batches, or of ab arrays `(B, H, W, 2)`.
-        edges: increasing inner bin edges; bin k holds magnitudes in
-            `[edges[k-1], edges[k])` (the first from 0, the last to infinity).
+        edges: increasing inner edges: bin k is `[edges[k-1], edges[k])`, from 0 to infinity.
 
     Returns:
         `(len(edges) + 1,)` float64 counts.
@@ -90,11 +78,10 @@ def gradient_magnitude_counts(batches, edges=GRADIENT_MAGNITUDE_EDGES):
 
 
 def coherence_rebalancing(counts, edges=GRADIENT_MAGNITUDE_EDGES, alpha=1.0, gamma=0.5):
-    """The rebalancing of report 003 section 5: weights per bin of true gradient magnitude.
+    """Report 003 section 5's rebalancing: weights per bin of true gradient magnitude.
 
-    As for colours (report 003 eq. 1), with p the distribution of gradient
-    magnitudes: `w = ((1 - gamma) p + gamma / K) ** -alpha`, normalised to
-    expectation 1 under p, so rare edges weigh more than flat pixels.
+    As for colours (eq. 1) with p the magnitudes' distribution: `w = ((1 - gamma) p + gamma / K)
+    ** -alpha`, normalised to expectation 1 under p, so rare edges weigh more than flat pixels.
 
     Args:
         counts: `(K,)` counts from `gradient_magnitude_counts`.
@@ -123,49 +110,26 @@ def coherence_rebalancing(counts, edges=GRADIENT_MAGNITUDE_EDGES, alpha=1.0, gam
 class CoherentColorizer(keras.Model):
     """Report 003's coherent colorizer (figure 4), trained by `compile` + `fit` on `(L, ab)`.
 
-    Subclassed only for `compute_loss`: the three terms need Z, Zhat, the
-    decoded ab and the target together, which per-output losses cannot see.
-
-    Base (figure 4's top track): `eccv16` classification, Z `(B, H/4, W/4, Q)`.
-    Refinement: Z with its gradient stopped (section 4: the coherence and
-    regulariser gradients "are set to zero" before the base), bilinear x4; a
-    grey branch of two 3x3 ReLU convolutions on L; concatenated, a 3x3 ReLU
-    convolution and a 1x1 softmax to Zhat `(B, H, W, Q)`; ab decoded from Zhat
-    by the eq. 2 softmax at `decode_temperature` and the bin matrix.
-
-    Loss: `RebalancedCrossEntropy` on Z + `coherence_weight` x eq. 3 on the
-    decoded ab + `regularizer_weight` x eq. 5 between upsampled Z and Zhat,
-    each logged. `model(L)` returns ab (in training mode the dict of
-    `heads`). `coherence_rebalancing` is section 5's proposed fix: per-bin
-    weights of the true gradient magnitude on the per-pixel coherence term.
-
-    Choices the report leaves open: the branch and refinement sizes, the
-    decode temperature (0.01, the report's other low-temperature softmax),
-    the loss weights (1, 1) and a full-resolution Zhat.
+    Base: `eccv16` classification, Z `(B, H/4, W/4, Q)`. Refinement: Z (gradient stopped, section 4)
+    upsampled and a grey branch (two 3x3 ReLU convs on L), a 3x3 ReLU conv, a 1x1 softmax to Zhat
+    `(B, H, W, Q)`, an annealed mean to ab. Loss (`compute_loss`, hence the subclass): cross-entropy
+    on Z + eq. 3 on ab + eq. 5 between Z and Zhat, each logged; `model(L)` gives ab. Open choices:
+    branch sizes, full-size Zhat, decode T = 0.01 (the report's other softmax), unit loss weights.
 
     Args:
         input_shape: `(H, W, 1)`, fixed, sides multiples of 8.
-        backbone: a classification `keras.Model` from L to `(B, H/f, W/f, Q)`
-            probabilities (the base), or `None` to build
-            `eccv16(input_shape, width=width, num_bins=num_bins)`.
-        width: the width of the default backbone.
+        backbone: a classification `keras.Model` from L to `(B, H/f, W/f, Q)` probabilities, or
+            `None` for `eccv16(input_shape, width=width, num_bins=num_bins)`.
+        width, num_bins: those of the default backbone (Q = 313).
         head: only `"regression"` (the model outputs ab).
-        num_bins: Q of the default backbone (313).
-        branch_filters: channels of the grey branch.
-        refine_filters: channels of the refinement convolution.
-        decode_temperature: T of the softmax before the bin matrix.
-        regularizer_temperature: T of eq. 5 (report: 0.01).
+        branch_filters, refine_filters: channels of the grey branch and of the refinement.
+        decode_temperature, regularizer_temperature: T of the decoding and of eq. 5 (report: 0.01).
         coherence_weight, regularizer_weight: loss weights.
         class_weights: rebalancing weights `(Q,)` of the cross-entropy, or `None`.
-        coherence_rebalancing: `None`, or `{"edges": [...], "weights": [...]}`.
-        stop_gradient: keep the coherence and regulariser gradients out of
-            the base (report 003); `False` only for ablations.
-        name: the model name.
+        coherence_rebalancing: `None`, or section 5's `{"edges": [...], "weights": [...]}`.
+        stop_gradient: keep the eq. 3 and 5 gradients out of the base; `False` only for ablations.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.models import coherent
     >>> model = coherent((32, 32, 1), width=4, branch_filters=4, refine_filters=8)
     >>> model.compile(optimizer="adam")
     >>> L = np.random.uniform(0, 100, (2, 32, 32, 1)).astype("float32")
@@ -378,8 +342,6 @@ def coherent(
     """Report 003's coherent colorizer: see `CoherentColorizer` for the architecture and arguments.
 
     Example:
-
-    >>> from colorization.models import coherent
     >>> coherent((32, 32, 1), width=4, branch_filters=4, refine_filters=8).output_shape
     (None, 32, 32, 2)
     """

@@ -1,11 +1,6 @@
-"""The builder contract: argument checks and channel scaling shared by every model builder.
-
-Every check raises `ValueError` in keras-hub's style, quoting the bad value
-("... Received: width=0").
+"""The builder contract: argument checks (`ValueError`s quoting the value) and channel scaling.
 
 Example:
-
->>> from colorization.models.contract import scaled_channels
 >>> scaled_channels(512, width=16, reference_width=64)
 128
 """
@@ -22,8 +17,7 @@ def check_input_shape(input_shape, model, multiple=1, channels=1, fixed=False):
     """Checks an `(height, width, channels)` input shape and returns it as a tuple.
 
     Args:
-        input_shape: the builder's `input_shape`.
-        model: the model's name, for the message.
+        input_shape, model: the builder's `input_shape` and the model's name (for the message).
         multiple: height and width must be multiples of it (the total downsampling).
         channels: the required channel count, or `None` for any.
         fixed: whether height and width must be given (not `None`).

@@ -1,8 +1,4 @@
-"""Zhang, Isola & Efros's colorization network (ECCV 2016), reports 000 and 002 build it.
-
-Layer names follow the released model (`conv1_1`, `conv1_2norm`, ...,
-`conv8_313`) so its weights map layer for layer.
-"""
+"""Zhang, Isola & Efros's colorization network (ECCV 2016), as reports 000 and 002 build it."""
 
 import keras
 import numpy as np
@@ -64,49 +60,29 @@ def eccv16(
 ):
     """Zhang et al.'s ECCV 2016 colorization network as a functional `keras.Model`.
 
-    Zhang et al. 2016 (Fig. 2, Table 4) and the released
-    `colorization_deploy_v2`; channels at `width=64`, 3x3 ReLU convolutions:
-    conv1 2x64 (the second stride 2), conv2 2x128 (stride 2), conv3 3x256
-    (stride 2), conv4 3x512, conv5-6 3x512 dilation 2, conv7 3x512, conv8 a
-    4x4/2 transposed convolution and 2x256, then 1x1 to Q = 313 logits at 1/4
-    resolution. Blocks 1-7 end with BatchNormalization (scale and offset,
-    epsilon 1e-5); stride-2 convolutions pad one pixel per side, as the
-    release. L enters as `(L - 50) / 100` (the PyTorch port).
-
-    Report 002 ("Model & Methods") rebuilds it at "kernel multiplier" 16 or
-    32 with MSE (`head="regression"`); its open choices, taken here: Zhang's
-    transposed x2 upsample, a 1x1 convolution predicting ab / 110, bilinear
-    x4 to the input size. For one photo at batch 1 (report 002) set
-    `batch_norm_momentum=0.0` so inference uses that photo's statistics.
-
-    `head="release"` is the released model's end, so
-    `colorization.weights.load("eccv16")` maps it layer for layer: logits
-    times `logit_scale`, softmax, `class8_ab` (a frozen bias-free 1x1
-    projection onto the bin centres / 110), bilinear x4 with half-pixel
-    centres, x110. Caffe's logit scale is 2.606 (`CAFFE_LOGIT_SCALE`, about
-    1 / T at T = 0.38, eq. 5); the PyTorch release uses 1.0.
+    Fig. 2 and Table 4 as the released `colorization_deploy_v2` (its layer names too): `BLOCKS` of
+    3x3 ReLU convs, each closed by BatchNorm (stride 2 pads 1 per side), conv8 (a 4x4/2 transposed
+    conv, 2 x 256) at 1/4 size, a 1x1 to Q logits; L enters as `(L - 50) / 100`. Report 002 uses it
+    at "kernel multiplier" 16 or 32 with MSE: `head="regression"`, 1x1 to ab / 110, bilinear x4 (its
+    open choices). `head="release"` ends as the release: logits x `logit_scale` (PyTorch 1.0, Caffe
+    2.606), softmax, `class8_ab` (a frozen projection on bin centres / 110), bilinear x4, x110.
 
     Args:
         input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
         width: channels of block 1; 64 is Zhang's network.
-        head: `"classification"` (output `(B, H/4, W/4, Q)` probabilities),
-            `"regression"` (output `(B, H, W, 2)` ab in Lab units) or
-            `"release"` (the released model's end; output ab `(B, H, W, 2)`).
-        num_bins: Q for the classification and release heads (313 by default).
-        quantizer: an `ABQuantizer` whose bins set Q (and the release projection) instead.
-        logit_scale: the release head's factor on the logits before the softmax.
-        batch_norm_epsilon: epsilon of every BatchNormalization.
-        batch_norm_momentum: momentum of the BatchNormalization moving
-            statistics (0.0 for one-photo overfitting at batch 1).
-        name: the model name; `"eccv16_classification"`, `"eccv16_regression"`
-            or `"eccv16_release"`.
+        head: `"classification"` (`(B, H/4, W/4, Q)` probabilities), `"regression"` or `"release"`
+            (ab `(B, H, W, 2)` in Lab units).
+        num_bins, quantizer: Q (313 by default), or an `ABQuantizer` whose bins set it (and the
+            release projection).
+        logit_scale: the release head's factor on the logits (Caffe's: `CAFFE_LOGIT_SCALE`).
+        batch_norm_epsilon: epsilon of every BatchNormalization (1e-5, as PyTorch).
+        batch_norm_momentum: 0.0 keeps the last batch's statistics (report 002: one photo, batch 1).
+        name: the model name; by default `"eccv16_<head>"`.
 
     Returns:
         A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100].
 
     Example:
-
-    >>> from colorization.models import eccv16
     >>> eccv16(input_shape=(64, 64, 1), width=8).output_shape
     (None, 16, 16, 313)
     >>> eccv16(input_shape=(64, 64, 1), width=8, head="regression").output_shape

@@ -1,8 +1,4 @@
-"""Deep Koalarization (Baldassarre, Gonzalez-Morin & Rodes-Guirao 2017), as report 001 builds it.
-
-An encoder on L, a frozen ImageNet classifier's embedding of the same grey
-image repeated over the encoder's grid (the fusion), and a decoder to ab.
-"""
+"""Deep Koalarization (Baldassarre, Gonzalez-Morin & Rodes-Guirao 2017), as report 001 builds it."""
 
 import os
 
@@ -59,20 +55,14 @@ def lightness_to_grey(L):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class GreyToExtractorInput(keras.layers.Layer):
-    """Turns L into the 3-channel grey image a pretrained classifier expects.
-
-    L `(B, H, W, 1)` in [0, 100] becomes its sRGB grey (0-255) on 3 channels,
-    scaled as `keras.applications.<module>.preprocess_input` scales a photo.
+    """Turns L `(B, H, W, 1)` in [0, 100] into its sRGB grey on 3 channels, scaled by `mode`.
 
     Args:
-        mode: `"tf"` (`x / 127.5 - 1`: Inception, Xception), `"caffe"` (BGR
-            minus the ImageNet mean: VGG, ResNet50), `"torch"` (`(x / 255 -
-            mean) / std`: DenseNet) or `"raw"` (0-255 unchanged).
+        mode: `keras.applications`' `preprocess_input` scaling: `"tf"` (Inception, Xception),
+            `"caffe"` (VGG, ResNet50), `"torch"` (DenseNet) or `"raw"` (0-255 unchanged).
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Example:
-
-    >>> import numpy as np
     >>> layer = GreyToExtractorInput("tf")
     >>> np.round(np.asarray(layer(np.array([[[[0.0], [100.0]]]], "float32")))[0, 0], 3).tolist()
     [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]
@@ -111,14 +101,9 @@ class GreyToExtractorInput(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class RepeatOverGrid(keras.layers.Layer):
-    """Repeats a vector at every position of a feature map (Deep Koalarization's fusion).
-
-    Called on `[feature_map, vector]`, `(B, h, w, C)` and `(B, D)`; returns
-    `(B, h, w, D)`.
+    """Repeats a vector over a feature map (the fusion): `[(B, h, w, C), (B, D)]` -> `(B, h, w, D)`.
 
     Example:
-
-    >>> import numpy as np
     >>> grid = np.zeros((2, 3, 4, 5), "float32")
     >>> vector = np.arange(6, dtype="float32").reshape(2, 3)
     >>> out = np.asarray(RepeatOverGrid()([grid, vector]))
@@ -144,10 +129,7 @@ class RepeatOverGrid(keras.layers.Layer):
 
 
 def tiny_extractor(input_size=32, embedding_dim=16, name="tiny_extractor"):
-    """A small random classifier stand-in for tests: `(B, S, S, 3)` -> `(B, embedding_dim)`.
-
-    Two stride-2 convolutions and a softmax; `S` is `input_size`.
-    """
+    """A small random stand-in classifier for tests: `(B, S, S, 3)` -> `(B, embedding_dim)`."""
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="conv1")(
         inputs
@@ -172,14 +154,10 @@ def build_feature_extractor(feature_extractor="inception_resnet_v2", weights=Non
     """The frozen embedding network and its preprocessing mode.
 
     Args:
-        feature_extractor: a name in `APPLICATIONS` (a `keras.applications`
-            classifier with its top: 1000 ImageNet class probabilities),
-            `"tiny"` (`tiny_extractor`), the path of a `.keras` model file, or
-            a `keras.Model` from `(S, S, 3)` to `(D,)`, scaled with mode `"tf"`
-            unless it has an attribute `preprocessing_mode`.
-        weights: `None` (random), `"imagenet"` (the preset
-            `"<name>_imagenet"`, via `colorization.weights.download`), or a
-            weights file for `load_weights`.
+        feature_extractor: an `APPLICATIONS` name (an ImageNet classifier with its top), `"tiny"`,
+            a `.keras` file or a `keras.Model` `(S, S, 3)` -> `(D,)` (`"tf"` unless it has a
+            `preprocessing_mode`).
+        weights: `None` (random), `"imagenet"` (preset `"<name>_imagenet"`) or a weights file.
 
     Returns:
         `(model, mode)`: the frozen `keras.Model` and the preprocessing mode.
@@ -259,43 +237,24 @@ def koalarization(
 ):
     """Deep Koalarization with report 001's BatchNorm, as a functional `keras.Model`.
 
-    Follows Baldassarre et al. 2017 (Table 1, section 3) and report 001
-    (section 3.2); channels at `width=64`, convolutions 3x3, ReLU, "same":
-
-    - encoder on L: 64/s2, 128, 128/s2, 256, 256/s2, 512, 512, 256 (H/8);
-    - extractor: L resized bilinearly to the extractor's input (299 for
-      Inception-ResNet-v2), as grey RGB, through the frozen classifier to its
-      class probabilities (the paper's "last layer");
-    - fusion: the embedding repeated over the H/8 grid, concatenated with the
-      encoder output, a 1x1 convolution to 256;
-    - decoder: 128, x2, 64, 64, x2, 32, a tanh convolution to 2, x2.
-
-    `batch_norm=True` is report 001's variant (BatchNormalization after the
-    ReLU of every convolution but the tanh one); `False` is the paper's.
-    Choices the papers leave open: nearest-neighbour upsampling (the authors'
-    Keras code), L scaled to [-1, 1] and the tanh output times `ab_scale` =
-    128 (the papers scale Lab to [-1, 1]), and the extractor sees the exact
-    sRGB grey of L rather than L repeated.
+    Baldassarre et al. 2017 (Table 1, section 3), report 001 (3.2): an `ENCODER` on L to H/8; the
+    fusion: the frozen classifier's probabilities (the paper's "last layer") of L, resized to its
+    input (299 for Inception-ResNet-v2), repeated over the grid, concatenated, 1x1 to 256; the
+    `DECODER`, a tanh conv to ab, x2. Open choices: nearest upsampling (the authors' code), L in
+    [-1, 1], ab = tanh x 128 (Lab scaled to [-1, 1]); the extractor sees the exact sRGB grey of L.
 
     Args:
         input_shape: `(H, W, 1)`, sides multiples of 8.
         width: channels of the first convolution; every count scales by `width / 64`.
-        head: only `"regression"` (the network regresses ab).
-        feature_extractor: see `build_feature_extractor` (default
-            `"inception_resnet_v2"`; `"tiny"` for tests).
-        extractor_weights: `None` (random), `"imagenet"` (the preset
-            `"<feature_extractor>_imagenet"`) or a weights file path.
-        batch_norm: BatchNormalization after every ReLU convolution (report 001).
-        ab_scale: the tanh output is multiplied by this to give ab in Lab units.
-        name: the model name.
+        head: only `"regression"`.
+        feature_extractor, extractor_weights: see `build_feature_extractor` (`"tiny"`: tests).
+        batch_norm: BatchNormalization after each ReLU convolution (report 001; `False`: the paper).
+        ab_scale: the tanh output times this is ab in Lab units.
 
     Returns:
-        A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100] to ab
-        `(B, H, W, 2)` in Lab units.
+        A functional `keras.Model`: L `(B, H, W, 1)` in [0, 100] -> ab `(B, H, W, 2)` in Lab units.
 
     Example:
-
-    >>> from colorization.models import koalarization
     >>> model = koalarization((32, 32, 1), feature_extractor="tiny", width=4)
     >>> model.output_shape
     (None, 32, 32, 2)

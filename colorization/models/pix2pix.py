@@ -1,11 +1,7 @@
-"""The pix2pix conditional GAN of report 004 sections 4.3 and 5.2 (Isola et al. 2017).
+"""The pix2pix conditional GAN (Isola et al. 2017) of report 004, sections 4.3 and 5.2.
 
-`pix2pix_generator` is the U-Net generator, `patchgan_discriminator` the
-PatchGAN conditioned on L, and `Pix2Pix` trains the pair with `fit` on
-`(L, ab)` batches. What the report leaves open follows Isola et al.'s
-appendix 6.1 and their released code: 4x4 stride-2 convolutions, weights from
-N(0, 0.02), no BatchNorm on the first nor the innermost encoder block (at 1x1
-it would zero a batch of one), no bias before a normalisation.
+The report's open choices follow Isola et al.'s appendix 6.1 and code: 4x4 stride-2
+convolutions, weights from N(0, 0.02), no bias in the convolutional blocks.
 """
 
 import keras
@@ -36,11 +32,8 @@ def _init():
 class BatchStatisticsNormalization(keras.layers.BatchNormalization):
     """BatchNormalization that normalises with the batch's own statistics in inference mode too.
 
-    Isola et al. section 3.3 run the generator at test time "in exactly the
-    same manner as during the training phase". Training calls are plain
-    `BatchNormalization` (moving statistics updated, weights interchangeable);
-    other calls normalise over the input's batch and space, so an output
-    depends on the rest of its batch unless the batch holds one image.
+    Isola et al. 3.3 test "in exactly the same manner as during the training phase"; training calls
+    are plain `BatchNormalization`.
 
     Args:
         **kwargs: those of `keras.layers.BatchNormalization`.
@@ -149,41 +142,25 @@ def pix2pix_generator(
 ):
     """The pix2pix U-Net generator (Isola et al. 2017 appendix 6.1.1; report 004 section 5.2).
 
-    Encoder: `num_downsamples` blocks of conv4x4/2 - BatchNorm - LeakyReLU(0.2)
-    with `width * (1, 2, 4, 8, 8, ...)` channels. Decoder: transposed conv4x4/2
-    - BatchNorm - Dropout in the first `num_dropout_blocks` - ReLU, each
-    concatenated with the encoder output of its resolution; then a transposed
-    convolution to the colour channels with tanh. Report 004's "7 encoders and 7
-    decoders" at 128x128 reach 1x1 as Isola et al.'s 8 do at 256x256; its "two
-    convolutional layers at the end" are too vague to reproduce, so the output is
-    pix2pix's single layer. L is scaled to [-1, 1] inside and the tanh output
-    times `AB_SCALE` gives ab (or RGB in [0, 1] for `head="rgb"`).
-
-    At inference BatchNorm uses the batch's statistics by default, as section
-    3.3 (predict with `batch_size=1` for batch-independent results); dropout
-    is off so `predict` is deterministic (`dropout_at_inference=True` restores
-    the paper's noise).
+    `apply_pix2pix_down` blocks of `width * (1, 2, 4, 8, 8, ...)` channels (no BatchNorm in the
+    first and innermost), `apply_pix2pix_up` blocks with skips, a tanh transposed conv. Open
+    choices: 7 levels at 128 px (report 004's "7 encoders and 7 decoders"); pix2pix's one output
+    layer for the report's "two convolutional layers at the end".
 
     Args:
-        input_shape: `(H, W, C)`, H and W divisible by `2 ** num_downsamples`;
-            C = 1 for L (any C gets L's scaling, for the RGB reference).
+        input_shape: `(H, W, C)`, H and W divisible by `2 ** num_downsamples`; C = 1 for L.
         width: channels of the first encoder block.
-        head: `"regression"` (ab in Lab units) or `"rgb"` (RGB in [0, 1]).
-        num_downsamples: encoder depth (7 at 128 px, 8 at 256 px).
+        head: `"regression"` (ab in Lab units, tanh times `AB_SCALE`) or `"rgb"` (RGB in [0, 1]).
+        num_downsamples: encoder depth, at least 2 (7 at 128 px, 8 at 256 px).
         max_filters_multiplier: channel cap, as a multiple of `width`.
-        dropout: dropout rate of the first decoder blocks.
-        num_dropout_blocks: how many decoder blocks have dropout.
-        batch_statistics_at_inference: normalise with the batch's statistics
-            in inference mode (`True`) or the moving averages (`False`).
-        dropout_at_inference: keep dropout active in inference mode.
-        name: model name.
+        dropout, num_dropout_blocks: the dropout rate of the first decoder blocks, and how many.
+        batch_statistics_at_inference: normalise with the batch's statistics in inference (3.3).
+        dropout_at_inference: keep dropout active in inference mode (the paper's noise).
 
     Returns:
         A functional `keras.Model` from `(B, H, W, C)` to ab `(B, H, W, 2)` or RGB.
 
     Example:
-
-    >>> from colorization.models import pix2pix_generator
     >>> pix2pix_generator((32, 32, 1), width=4, num_downsamples=5).output_shape
     (None, 32, 32, 2)
     """
@@ -244,26 +221,20 @@ def patchgan_discriminator(
 ):
     """The PatchGAN discriminator conditioned on L (Isola et al. 2017 3.2.2, appendix 6.1.2).
 
-    Concatenates L (scaled to [-1, 1]) with the colour (ab / 110, or RGB in
-    [-1, 1]) and returns one logit per overlapping patch: C64 with bias and
-    LeakyReLU(0.2), `num_layers - 1` conv4x4/2 - BatchNorm - LeakyReLU, one
-    stride-1 block, a stride-1 convolution to one channel. Every convolution
-    pads one pixel, as the authors' code, so `num_layers=3` is the 70x70
-    PatchGAN (30x30 logits at 256 px).
+    L and the colour, scaled to [-1, 1], go through C64 (bias, LeakyReLU(0.2)), `num_layers - 1`
+    conv4x4/2 - BatchNorm - LeakyReLU blocks, one stride-1 block and a conv to one logit per patch;
+    each conv pads 1 (the authors' code), so `num_layers=3` is the 70x70 PatchGAN.
 
     Args:
         input_shape: `(H, W, C)` of the condition (L: C = 1).
         width: channels of the first layer.
         head: the generator's head: `"regression"` (ab) or `"rgb"`.
         num_layers: number of stride-2 layers.
-        name: model name.
 
     Returns:
         A functional `keras.Model` from `[condition, color]` to logits `(B, h, w, 1)`.
 
     Example:
-
-    >>> from colorization.models.pix2pix import patchgan_discriminator
     >>> patchgan_discriminator((32, 32, 1), width=4).output_shape
     (None, 2, 2, 1)
     """
@@ -313,12 +284,7 @@ def patchgan_discriminator(
 
 
 class _OptimizerPair(keras.optimizers.Optimizer):
-    """Both GAN optimizers seen as `keras.Model`'s one `optimizer`.
-
-    Keras' JAX trainer threads `model.optimizer.variables` through
-    `train_step(state, data)`; listing both optimizers' variables (the
-    generator's first) lets `Pix2Pix.train_step` update both statelessly.
-    """
+    """Both GAN optimizers as one `optimizer`, for Keras' JAX trainer (the generator's first)."""
 
     def __init__(self, g_optimizer, d_optimizer):
         super().__init__(learning_rate=0.0, name="pix2pix_optimizers")
@@ -356,26 +322,19 @@ class _OptimizerPair(keras.optimizers.Optimizer):
 
 @keras.saving.register_keras_serializable(package="colorization")
 class Pix2Pix(keras.Model):
-    """Trains a generator and a conditional discriminator with pix2pix's objective.
+    """Trains a generator and a conditional discriminator on pix2pix's objective (Isola eq. 4).
 
-    Isola et al. 2017 eq. 4 (`colorization.losses.adversarial`), as the
-    authors' code: each step runs G once, updates D with G's output detached,
-    then updates G judged by the updated D, in training mode. Logs `g_loss`,
-    `g_gan_loss`, `g_l1_loss` (unweighted), `d_loss`, `d_real_loss`,
-    `d_fake_loss`. Calling the model runs the generator. Under
-    "mixed_float16" each optimizer is wrapped in a `LossScaleOptimizer`.
+    Each step runs G once, updates D on G's detached output, then G judged by the updated D (the
+    authors' order), logging every loss term (`g_l1_loss` unweighted). Calling it runs G.
 
     Args:
         generator: a model L `(B, H, W, 1)` -> ab `(B, H, W, 2)`.
         discriminator: a model `[L, ab]` -> logits.
-        l1_weight: lambda.
+        l1_weight: lambda (100).
         target_scale: divides the L1 term (`AB_SCALE` for ab).
-        name: model name.
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.models.pix2pix import Pix2Pix, pix2pix_generator, patchgan_discriminator
     >>> gan = Pix2Pix(pix2pix_generator((32, 32, 1), width=4, num_downsamples=5),
     ...               patchgan_discriminator((32, 32, 1), width=4))
     >>> gan.compile()
@@ -440,11 +399,12 @@ class Pix2Pix(keras.Model):
     def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
         """Sets the optimizers: Adam(2e-4, beta_1=0.5) by default (Isola et al. section 3.3).
 
+        Under "mixed_float16" both are wrapped in a `LossScaleOptimizer`.
+
         Args:
             g_optimizer: optimizer (or its name/config) of the generator.
             d_optimizer: optimizer of the discriminator, a different object.
-            **kwargs: passed to `keras.Model.compile`; `loss` and `optimizer`
-                are not accepted.
+            **kwargs: passed to `keras.Model.compile`, except `loss`, `optimizer` and `metrics`.
         """
         for key in ("loss", "optimizer", "metrics"):
             if key in kwargs:
@@ -666,7 +626,7 @@ class Pix2Pix(keras.Model):
     # Stateless helpers (JAX)
 
     def _split(self, values, kind):
-        """Splits values in the order of `self.<kind>` into the generator's and discriminator's."""
+        """Splits values ordered as `self.<kind>` into the generator's and the discriminator's."""
         position = {id(v): i for i, v in enumerate(getattr(self, kind))}
         networks = (self.generator, self.discriminator)
         return tuple(

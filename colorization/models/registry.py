@@ -7,9 +7,7 @@ def register_model(name):
     """Decorator registering a model builder under `name`.
 
     Example:
-
     >>> from colorization.models import unet
-    >>> from colorization.models.registry import register_model
     >>> register_model("unet")(unet) is unet  # as `models/unet.py` registers it; idempotent
     True
     """

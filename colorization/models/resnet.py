@@ -1,9 +1,4 @@
-"""The stride-1 ResNet colorizer of report 004 (section 5.1): ResNet-50 without downsampling.
-
-Report 004 works in Lab scaled to [-1, 1]; the model keeps the library's
-contract (L in [0, 100] in, ab in Lab units out) by mapping L to [-1, 1] and
-multiplying its tanh head by `AB_SCALE`.
-"""
+"""The stride-1 ResNet colorizer of report 004 (section 5.1): ResNet-50 without downsampling."""
 
 import keras
 
@@ -31,31 +26,21 @@ def resnet_colorizer(
 ):
     """ResNet-50 without downsampling, as a per-pixel colorizer (report 004 section 5.1).
 
-    Report 004 removes every max-pooling, sets every stride to 1, feeds one
-    input channel and replaces the classifier by a convolution to the colour
-    channels. Here: stem conv7x7 - BN - ReLU, four stages of `stage_blocks`
-    bottleneck blocks with inner widths `width * (1, 2, 4, 8)`, then a 1x1
-    convolution and the tanh colour head.
-
-    Choices the report leaves open: the width (it narrows the modules without
-    saying how much; `width=16` is a quarter of ResNet-50), the 1x1 output
-    kernel, the tanh output scaled to Lab units (section 5.3's [-1, 1]
-    scaling) and MSE on ab. ImageNet weights do not fit (one input channel).
+    As the report: no max-pooling or stride, one input channel. L to [-1, 1], conv7x7 - BN - ReLU,
+    four stages of `stage_blocks` bottlenecks (inner width `width * (1, 2, 4, 8)`), a 1x1 conv, the
+    tanh head. Open choices: the width (the report does not say; 16 is a quarter), the 1x1 output,
+    ab = tanh x `AB_SCALE` (section 5.3's [-1, 1] scaling), MSE on ab.
 
     Args:
         input_shape: `(H, W, 1)`; H and W may be `None` (the network keeps the resolution).
         width: inner width of the first stage (64 in ResNet-50).
         head: `"regression"` (ab in Lab units) or `"rgb"` (RGB in [0, 1], the report's output).
         stage_blocks: bottleneck blocks per stage, (3, 4, 6, 3) in ResNet-50.
-        name: the model name.
 
     Returns:
-        A functional `keras.Model` from L in [0, 100] `(B, H, W, 1)` to
-        ab `(B, H, W, 2)` or RGB `(B, H, W, 3)`.
+        A functional `keras.Model`: L `(B, H, W, 1)` in [0, 100] -> ab `(B, H, W, 2)` or RGB.
 
     Example:
-
-    >>> from colorization.models import resnet_colorizer
     >>> resnet_colorizer((32, 32, 1), width=2, stage_blocks=(1, 1, 1, 1)).output_shape
     (None, 32, 32, 2)
     """

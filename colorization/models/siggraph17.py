@@ -1,11 +1,6 @@
-"""Zhang et al.'s SIGGRAPH 2017 colorization network, in its automatic and interactive modes.
+"""Zhang et al.'s SIGGRAPH 2017 colorization network, automatic or interactive (with ab hints).
 
-"Real-Time User-Guided Image Colorization with Learned Deep Priors" (Zhang,
-Zhu, Isola, Geng, Lin, Yu & Efros, SIGGRAPH 2017): a U-Net-like network from
-L, sparse ab hints and a hint mask to ab. With no hints it is an automatic
-colorizer with released weights. Layer names follow the release (`conv1_1` ...
-`conv10_2`, `conv3_3_short`, ...) so `colorization.weights` maps its state
-dict layer for layer.
+"Real-Time User-Guided Image Colorization with Learned Deep Priors": L, ab hints, mask -> ab.
 """
 
 import keras
@@ -44,15 +39,10 @@ HEADS = (contract.REGRESSION, REGRESSION_AND_CLASSIFICATION)
 
 @keras.saving.register_keras_serializable(package="colorization")
 class ZeroHints(keras.layers.Layer):
-    """Makes the empty hints of automatic colorization from L: ab zeros and a zero mask.
-
-    Maps L `(B, H, W, 1)` to `(B, H, W, 3)` zeros (ab hints, hint mask), so
-    the hint network runs from L alone in one serializable graph.
+    """The empty hints of automatic mode: L `(B, H, W, 1)` -> zeros `(B, H, W, 3)` (ab hints, mask).
 
     Example:
-
     >>> import numpy as np
-    >>> from colorization.models.siggraph17 import ZeroHints
     >>> tuple(ZeroHints()(np.ones((1, 4, 4, 1), "float32")).shape)
     (1, 4, 4, 3)
     """
@@ -92,51 +82,27 @@ def siggraph17(
 ):
     """Zhang et al.'s SIGGRAPH 2017 network as a functional `keras.Model`.
 
-    Zhang et al. 2017, section 3.1 and Fig. 3, layer for layer the released
-    `siggraph17`; channels at `width=64`:
-
-    - input: `(L - 50) / 100`, ab hints `/ 110` and the hint mask, 4 channels;
-    - `conv1` .. `conv7`: 2, 2, 3, 3, 3, 3, 3 3x3 ReLU convolutions of 64, 128,
-      256, 512, 512, 512, 512 channels, each block ended by BatchNormalization;
-      blocks 5 and 6 dilated by 2; blocks 1-3 followed by keeping every second
-      row and column (`convN_sub`, the release's `[::2, ::2]`);
-    - `conv8` .. `conv10`: a 4x4 stride-2 transposed convolution (256, 128,
-      128 channels) ADDED to a 3x3 convolution of the encoder feature at the
-      same resolution (`conv3_3_short`, ...), ReLU, then 2, 1, 1 convolutions;
-      blocks 8, 9 end with BatchNormalization, block 10 with LeakyReLU(0.2);
-    - `conv10_ab`: 1x1 to 2 channels, tanh, times 110: ab at full resolution;
-    - optional `conv8_classes`: softmax over the paper's 529-bin ab grid (10
-      over 23 x 23 cells, not ECCV16's 313) at 1/4 resolution, unused by the
-      released automatic output.
-
-    With `hints=False` the model takes L alone and feeds zero hints
-    (`ZeroHints`): the paper's automatic colorization, usable with
-    `colorization.colorize`. With `hints=True` it takes `[L, ab_hints,
-    hint_mask]` (`(B, H, W, 1)`, `(B, H, W, 2)` in Lab units, `(B, H, W, 1)`
-    in {0, 1}). Both share layer names and weight shapes.
-
-    Choices the paper leaves open, taken from the release: the hint mask
-    enters un-normalised; BatchNormalization has scale and offset, epsilon
-    1e-5; transposed convolutions crop one pixel per side (PyTorch
-    `padding=1`); every convolution has a bias.
+    Section 3.1 and Fig. 3 as the released `siggraph17`, layer names included. In: `(L - 50) / 100`,
+    ab hints / 110, the mask. `ENCODER_BLOCKS` of 3x3 ReLU convs closed by BatchNorm, 1-3 then
+    keeping every second row and column; `DECODER_BLOCKS`: a 4x4/2 transposed conv plus a 3x3 conv
+    of the same-size encoder feature (`conv3_3_short`, ...), ReLU, 3x3 convs, BatchNorm (8, 9) or
+    LeakyReLU(0.2) (10); `conv10_ab`: 1x1, tanh, x110; `conv8_classes`: softmax over the 529-bin
+    grid (10 over 23 x 23) at 1/4 size. Open choices, from the release: un-normalised mask, biases.
 
     Args:
         input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
-        width: channels of block 1 (64 is the release); all channels scale
-            by `width / 64`.
-        head: `"regression"` (ab) or `"regression_and_classification"` (ab
-            and the class branch `(B, H/4, W/4, num_bins)`).
+        width: channels of block 1 (64 is the release); all channels scale by `width / 64`.
+        head: `"regression"` (ab) or `"regression_and_classification"` (ab, `conv8_classes`).
         num_bins: bins of the classification branch.
-        hints: whether the model takes ab hints and a hint mask as inputs.
-        batch_norm_epsilon: epsilon of every BatchNormalization.
+        hints: `False`: L alone, zero hints (automatic, for `colorization.colorize`); `True`:
+            `[L, ab_hints, hint_mask]` (ab in Lab units, mask in {0, 1}); the weights are the same.
+        batch_norm_epsilon: epsilon of every BatchNormalization (1e-5, as the release).
         name: the model name; `"siggraph17"` or `"siggraph17_hints"`.
 
     Returns:
         A functional `keras.Model`; its (first) output is ab `(B, H, W, 2)`.
 
     Example:
-
-    >>> from colorization.models import siggraph17
     >>> model = siggraph17(input_shape=(32, 32, 1), width=4)
     >>> model.output_shape
     (None, 32, 32, 2)

@@ -1,10 +1,4 @@
-"""The U-Net of report 000 (Table 1), with a regression or a classification head.
-
-Report 000 ("Evaluation of Image Colourization Approaches", section 4.1)
-colourises 64x64 Tiny-ImageNet images with a small U-Net (Ronneberger et al.,
-2015). The body carries a regression head (ab, trained with MSE) or a
-classification head (softmax over Zhang et al.'s Q = 313 ab bins).
-"""
+"""The U-Net of report 000 (Table 1, section 4.1), with a regression or a classification head."""
 
 import keras
 
@@ -59,44 +53,29 @@ def unet(
     dropout=0.2,
     name=None,
 ):
-    """The U-Net of report 000, Table 1, as a functional `keras.Model`.
+    """The U-Net of report 000, Table 1 (Ronneberger et al. 2015), as a functional `keras.Model`.
 
-    Channels at `width=32`: conv pairs of 32, 64, 128 (each followed by 2x2
-    max-pooling and BatchNorm) and 256 (+ BatchNorm); three upsamplings, each
-    concatenated with `conv3_2`, `conv2_2`, `conv1_2` and followed by conv
-    pairs of 128, 64 (+ BatchNorm) and 32; a 1x1 output convolution. Dropout
-    follows the first convolution of blocks 1-6. Convolutions use ReLU,
-    stride 1 and "same" padding.
-
-    Choices Table 1 leaves open: the upsampling (default 4x4 stride-2
-    transposed convolutions that keep the channel count, linear; 3,335,993
-    parameters with Q = 313, the closest reading to the report's
-    "approximately 3.5 million", section 4.1) and 3x3 convolutions.
-
-    The first layer maps L in [0, 100] to [-0.5, 0.5]. The regression head
-    predicts ab / 110 with a linear 1x1 convolution, then multiplies by 110
-    (`AB_SCALE`). The classification head is a 1x1 convolution to Q logits
-    and a softmax (`probabilities`, float32 under mixed precision).
+    Conv pairs of `ENCODER_FILTERS` (the first three then max-pooled; each followed by BatchNorm),
+    three upsamplings joined to `conv3_2`, `conv2_2`, `conv1_2` before conv pairs of
+    `DECODER_FILTERS` (BatchNorm after the first two); ReLU; dropout after the first conv of blocks
+    1-6; L enters as (L - 50) / 100. Open choices: 3x3 kernels, 4x4/2 linear transposed upsampling
+    keeping the channels: 3,335,993 parameters at Q = 313 ("approximately 3.5 million", 4.1).
 
     Args:
         input_shape: `(height, width, 1)`, sides multiples of 8 (or `None`).
         width: channels of the first conv pair, doubled at each level.
-        head: `"regression"` (ab `(B, H, W, 2)`) or `"classification"`
-            (probabilities `(B, H, W, Q)`).
-        num_bins: Q for the classification head (313 by default).
-        quantizer: an `ABQuantizer` whose `num_bins` sets Q instead.
-        upsampling: `"transposed"`, `"nearest"` or `"bilinear"`.
-        upsampling_kernel_size: kernel of the transposed convolutions.
+        head: `"regression"` (1x1 to ab / 110, x110: `(B, H, W, 2)`) or `"classification"` (1x1 to
+            Q logits, float32 softmax: `(B, H, W, Q)`).
+        num_bins, quantizer: Q (313 by default), or an `ABQuantizer` whose `num_bins` sets it.
+        upsampling: `"transposed"` (kernel `upsampling_kernel_size`), `"nearest"` or `"bilinear"`.
         kernel_size: kernel of every convolution except the 1x1 output.
         dropout: the dropout rate (Table 1: 0.2); 0 disables it.
-        name: the model name; `"unet_regression"` or `"unet_classification"`.
+        name: the model name; by default `"unet_<head>"`.
 
     Returns:
         A functional `keras.Model` from L `(B, H, W, 1)` in [0, 100].
 
     Example:
-
-    >>> from colorization.models import unet
     >>> unet(input_shape=(64, 64, 1), head="classification").count_params()
     3335993
     """

@@ -38,24 +38,18 @@ def _take_samples(samples, max_images):
 class SampleColorizationLogger(keras.callbacks.Callback):
     """Logs grey | prediction | truth grids of a few images at the end of epochs.
 
-    Classification outputs are decoded with the annealed mean; the ab is resized to the input
-    size and combined with the input L. Each logged epoch writes `output_dir/epoch_XXXX.png`
-    and, with `tensorboard_dir`, an image summary `samples` (needs TensorFlow).
+    Writes `output_dir/epoch_XXXX.png` and/or a TensorBoard image `samples` (needs TensorFlow).
 
     Args:
-        samples: `(L, ab)` arrays shaped `(N, H, W, 1)` and `(N, H, W, 2)`, or an
-            iterable of such batches (e.g. a validation `tf.data.Dataset`).
-        output_dir: folder for the PNG files, or `None` for no PNG.
-        tensorboard_dir: folder for TensorBoard summaries, or `None`.
+        samples: `(L, ab)` arrays `(N, H, W, 1)` and `(N, H, W, 2)`, or an iterable of such batches.
+        output_dir, tensorboard_dir: folders for the PNG files and TensorBoard summaries, or `None`.
         every_n_epochs: log every n-th epoch (and always the last).
         max_images: at most this many images (rows).
         temperature: annealed-mean temperature for classification outputs.
         bins: `(Q, 2)` bin centres for classification outputs; `None` for Zhang's 313.
 
     Example:
-
     >>> import numpy as np, tempfile
-    >>> from colorization.training.callbacks import SampleColorizationLogger
     >>> L = np.full((2, 32, 32, 1), 50.0, "float32"); ab = np.zeros((2, 32, 32, 2), "float32")
     >>> logger = SampleColorizationLogger((L, ab), output_dir=tempfile.mkdtemp())
     >>> logger.grid(ab).shape  # 2 rows of grey | prediction | truth

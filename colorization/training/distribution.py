@@ -1,12 +1,6 @@
-"""Training on several devices and hosts with the engines Keras already drives.
+"""Multi-device and multi-host training with the engines Keras drives (TensorFlow imported lazily).
 
-- JAX: `keras.distribution.DataParallel`, after `keras.distribution.initialize` on multi-host
-  jobs. Feed NumPy batches (`data_pipeline.iterate_numpy`) of the *global* batch size.
-- TensorFlow: `tf.distribute.MirroredStrategy` or `MultiWorkerMirroredStrategy`. Build and
-  compile under `strategy.scope()`, feed `read_shards` with the global batch and
-  `shard_by_file` it.
-
-Backend specific by nature; TensorFlow and JAX are imported inside the functions.
+JAX: `data_parallel`, NumPy batches of the *global* size; TensorFlow: `mirrored_strategy`.
 
 Example (JAX; it sets the global distribution, so it is not run here)::
 
@@ -23,8 +17,7 @@ def data_parallel(devices=None, auto_shard_dataset=True):
     """Sets `keras.distribution.DataParallel` over `devices` as the global distribution (JAX).
 
     Args:
-        devices: device names such as `["gpu:0", "gpu:1"]`, or `None` for every device
-            `keras.distribution.list_devices()` sees (all hosts' after `initialize`).
+        devices: names such as `["gpu:0", "gpu:1"]`; `None`: all `list_devices()` (of all hosts).
         auto_shard_dataset: let Keras shard a `tf.data` input per process on multi-host jobs.
 
     Returns:
@@ -51,7 +44,7 @@ def data_parallel(devices=None, auto_shard_dataset=True):
 def initialize_multi_host(coordinator_address=None, num_processes=None, process_id=None):
     """Joins this process to a multi-host JAX job (`keras.distribution.initialize`).
 
-    Call it on every host before any other JAX work. Arguments left `None` are read from
+    Call it on every host before any other JAX work. `None` arguments are read from
     `KERAS_DISTRIBUTION_JOB_ADDRESSES`, `..._NUM_PROCESSES` and `..._PROCESS_ID`.
 
     Args:

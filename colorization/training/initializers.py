@@ -18,13 +18,11 @@ def _logits_layer(model, num_bins):
 
 
 def initialize_bias_from_prior(model, prior, layer_name=None, floor=1e-8):
-    """Sets a classification head's output bias to `log(prior)`.
+    """Sets a classification head's output bias to `log(prior)` (centred).
 
-    An untrained network then predicts the training set's colour statistics
-    instead of a uniform distribution, whose annealed mean is the bins'
-    centroid (a purple-blue cast: Zhang's 313 bins extend further into
-    +a/-b). The usual prior initialisation of classifier biases, not a step of
-    the reproduced papers; it matters most for short training runs.
+    An untrained network then predicts the data's colours, not the uniform distribution, whose
+    annealed mean is the bins' centroid (a, b) ~ (16, 7), a reddish cast. This helps short runs;
+    it is not a step of the reproduced papers.
 
     Args:
         model: a model whose output is a distribution over `len(prior)` bins.
@@ -36,9 +34,6 @@ def initialize_bias_from_prior(model, prior, layer_name=None, floor=1e-8):
         The layer whose bias was set.
 
     Example:
-
-    >>> import numpy as np
-    >>> from colorization.training.initializers import initialize_bias_from_prior
     >>> from colorization.models import unet
     >>> model = unet(input_shape=(32, 32, 1), head="classification", width=4)
     >>> prior = np.random.default_rng(0).dirichlet(np.ones(313))

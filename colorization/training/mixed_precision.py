@@ -1,9 +1,7 @@
 """A reduced-precision copy of a trained model, for fast inference.
 
-The convolutions compute in 16 bits (float32 weights) on hardware with bfloat16 or float16
-units. The output head stays in float32: every layer after the last convolution with a kernel
-larger than 1x1, and every softmax or annealed mean; it costs little, and its rounding would
-land directly on the colours.
+Convolutions compute in 16 bits; the head (`float32_head`, every softmax and annealed mean) stays
+float32, as its rounding would land on the colours.
 """
 
 import keras
@@ -26,10 +24,7 @@ def _spatial_kernel(layer):
 
 
 def float32_head(model):
-    """Names of the layers after `model`'s last convolution with a kernel larger than 1x1, in order.
-
-    A model without such a convolution is all head: nothing in it is worth 16 bits.
-    """
+    """Layer names after the last convolution with a kernel over 1x1 (all if there is none)."""
     layers = model.layers
     last = max((i for i, layer in enumerate(layers) if _spatial_kernel(layer)), default=-1)
     return [layer.name for layer in layers[last + 1 :]]
@@ -38,22 +33,20 @@ def float32_head(model):
 def mixed_precision_copy(model, policy="mixed_bfloat16"):
     """A copy of a functional `model` computing in 16 bits, with the same (float32) weights.
 
-    Every layer takes `policy` except the float32 head (module docstring) and layers not in
-    float32 already. The weights are copied once. On TensorFlow the copy predicts without
-    XLA, because XLA:CPU lacks the bfloat16 convolutions oneDNN has.
+    Every layer takes `policy` but the float32 head (module docstring) and layers not in float32.
+    On TensorFlow the copy predicts without XLA, which lacks bfloat16 convolutions on CPU.
 
     Args:
         model: a functional `keras.Model` (for `Pix2Pix`, its `generator`).
         policy: `"mixed_bfloat16"` or `"mixed_float16"`.
 
     Returns:
-        A new `keras.Model` named `<name>_<policy>`, its outputs in float32.
+        A new `keras.Model` named `<name>_<policy>`, its head in float32.
 
     Raises:
         ValueError: an unknown policy, or a model that is not functional.
 
     Example:
-
     >>> import keras, numpy as np
     >>> inputs = keras.Input((8, 8, 1))
     >>> hidden = keras.layers.Conv2D(4, 3, padding="same", name="features")(inputs)

@@ -1,16 +1,10 @@
-"""Training recipes: the settings of the reproduced experiments, as plain data.
-
-A `Recipe` holds what a paper states (model, loss, optimizer, learning rate,
-batch size, epochs, rebalancing alpha/gamma, temperature) and builds the Keras
-objects from it, so that a notebook cell is short:
+"""Training recipes: the reproduced experiments' settings as data, building their Keras objects.
 
     recipe = recipes.report000_regression_vs_classification()["classification"]
-    model = recipe.build_model()
-    recipe.compile(model, prior=prior)
+    model = recipe.compile(recipe.build_model(), prior=prior)
     model.fit(dataset.batch(recipe.batch_size), epochs=recipe.epochs)
 
-Everything a paper leaves open is chosen here and said so in `notes`; change
-any field with `recipe.replace(...)`.
+What a paper leaves open is chosen here and said in `notes`; `recipe.replace(...)` changes a field.
 """
 
 import dataclasses
@@ -45,29 +39,20 @@ class Recipe:
     """One training configuration of a reproduced experiment.
 
     Args:
-        name: a short identifier, e.g. `"report000/adam"`.
-        source: the paper and section the settings come from.
-        model: the registered model name (`colorization.models.list_models()`).
-        model_kwargs: keyword arguments of the model builder.
-        loss: `"mse"` (regression, in Lab units) or
-            `"rebalanced_cross_entropy"` (classification).
-        optimizer: `"adam"` or `"sgd"`.
-        learning_rate: a float, or a dict
-            `{"boundaries": [...], "values": [...]}` for a piecewise-constant
-            schedule over training steps.
-        optimizer_kwargs: further optimizer arguments (`beta_2`, `momentum`, ...).
-        batch_size: images per step.
-        epochs: passes over `train_images` images.
-        discriminator_kwargs: `loss="gan"` only: keyword arguments of
-            `patchgan_discriminator` (its `input_shape` is the generator's).
-        alpha: the rebalancing exponent (0 = uniform weights).
-        gamma: the uniform mixing weight of the rebalancing (Zhang's lambda).
+        name, source: an identifier (e.g. `"report000/adam"`) and the paper section of the settings.
+        model, model_kwargs: a registered model name (`list_models()`) and its builder's arguments.
+        loss: `"mse"` (regression, Lab units), `"rebalanced_cross_entropy"` (classification),
+            `"model"` (the model's own `compute_loss`) or `"gan"` (`model` is a pix2pix generator).
+        optimizer: `"adam"` or `"sgd"`, with `optimizer_kwargs` (`beta_2`, `momentum`, ...).
+        learning_rate: a float, or `{"boundaries": [...], "values": [...]}` over training steps.
+        batch_size, epochs: images per step; passes over `train_images` images.
+        discriminator_kwargs: `loss="gan"` only: `patchgan_discriminator` arguments.
+        alpha, gamma: the rebalancing exponent (0: uniform) and uniform mix (Zhang's lambda).
         temperature: the annealed-mean temperature for decoding predictions.
         train_images: how many training images the paper used, if stated.
         notes: what the paper leaves open and this recipe chooses.
 
     Example:
-
     >>> from colorization.training import recipes
     >>> recipe = recipes.report000_optimizers()["adam"]
     >>> recipe.batch_size, recipe.epochs, recipe.loss
@@ -202,10 +187,10 @@ def prior_from_dataset(dataset, quantizer=None, max_batches=None, smoothing_sigm
     """The smoothed empirical distribution of ab bins over `(L, ab)` batches.
 
     Args:
-        dataset: an iterable of `(L, ab)` batches (a `tf.data.Dataset`, a list).
+        dataset: an iterable of `(L, ab)` batches (a `tf.data.Dataset`, a list); none: `ValueError`.
         quantizer: an `ABQuantizer`; `None` for Zhang's 313 bins.
         max_batches: stop after this many batches.
-        smoothing_sigma: the Gaussian smoothing of Zhang et al. (sigma 5).
+        smoothing_sigma: Gaussian smoothing in ab units (Zhang et al.: 5).
 
     Returns:
         a `(Q,)` NumPy array summing to 1.
@@ -247,12 +232,10 @@ def _report000(name, loss, optimizer="adam", learning_rate=1e-3, alpha=0.0, **fi
 
 
 def report000_optimizers(sgd_learning_rate=1e-5):
-    """Report 000, section 5.2: the regression U-Net with SGD and with Adam.
+    """Report 000, section 5.2: the regression U-Net, SGD and Adam (MSE, batch 64, 55 epochs).
 
-    Both: MSE in Lab units, batch 64, 55 epochs, 50,000 images. The report
-    names the optimizers only. SGD is plain (no momentum); its learning rate
-    1e-5 is our choice: the MSE in Lab units has gradients ~110^2 times those
-    on ab / 110, so Keras's default 0.01 diverges.
+    The report names the optimizers only. SGD is plain; its rate 1e-5 is ours: MSE in Lab units has
+    gradients ~110^2 times those on ab / 110, so Keras's default 0.01 diverges.
     """
     notes = f" SGD is plain, learning rate {sgd_learning_rate} (our choice, see the docstring)."
     return {
@@ -271,9 +254,8 @@ def report000_optimizers(sgd_learning_rate=1e-5):
 def report000_bucket_weights(alphas=REPORT000_ALPHAS, gamma=ZHANG_GAMMA):
     """Report 000, section 5.3: the classification U-Net with four bucket weightings.
 
-    Uniform weights (`alpha=0`) and `w = ((1 - gamma) p + gamma / Q) ** -alpha`
-    for alphas 0.5, 0.8 (our choice) and 1.1 (the report's best). Batch 64, 55
-    epochs (section 5.2's schedule; 5.3 states none), 30,000 images, Adam.
+    Uniform (`alpha=0`), and `rebalancing_weights` at alpha 0.5, 0.8 (ours) and 1.1 (the report's
+    best); batch 64, 55 epochs (5.2's; 5.3 states none), 30,000 images, Adam.
 
     Returns:
         a dict `{"uniform": ..., "alpha=0.5": ..., "alpha=0.8": ..., "alpha=1.1": ...}`.
@@ -294,11 +276,10 @@ def report000_bucket_weights(alphas=REPORT000_ALPHAS, gamma=ZHANG_GAMMA):
 
 
 def report000_temperature_sweep(num_temperatures=11, smallest=0.01):
-    """Report 000, section 5.4: decode one classification model at increasing temperatures.
+    """Report 000, section 5.4: one classification model decoded at increasing temperatures.
 
-    The model is section 5.3's alpha = 1.1 setting ("figure 4d") trained for 50
-    epochs; T goes linearly from near 0 (`smallest`; T = 0 itself is the mode)
-    to 1. The report finds 0.23 < T < 0.40 best, as Zhang et al. did.
+    Section 5.3's alpha = 1.1 model ("figure 4d"), 50 epochs; T linear from `smallest` (T = 0 is the
+    mode) to 1. The report finds 0.23 < T < 0.40 best, as Zhang et al. did.
 
     Returns:
         `(recipe, temperatures)`, temperatures a NumPy array.
@@ -327,11 +308,7 @@ def report000_regression_vs_classification():
 
 
 def zhang_eccv16():
-    """Zhang et al. (ECCV 2016, section 3): the full network with rebalanced cross-entropy.
-
-    The paper's settings as stated; the deviations are in `notes` (~450k
-    iterations at batch 40 on 1.3M images give 14 epochs).
-    """
+    """Zhang et al. (ECCV 2016, section 3): the full network and rebalanced loss; see `notes`."""
     return Recipe(
         name="zhang_eccv16",
         source="Zhang, Isola & Efros, ECCV 2016, section 3",
@@ -357,9 +334,8 @@ def zhang_eccv16():
 def report002(width=16, batch_size=5, epochs=400):
     """Report 002: Zhang's network at kernel multiplier 16 (or 32), MSE, rate 1e-4, batch 5-10.
 
-    224x224 inputs; Adam assumed (not named). 400 epochs is the report's
-    single-image overfitting run; its small-set runs used 200-400 epochs on
-    10-20 images.
+    224x224 inputs; Adam assumed (not named). 400 epochs: the single-image overfitting run (small
+    sets: 200-400 epochs on 10-20 images).
     """
     if width not in (16, 32, 64):
         raise ValueError(
@@ -382,9 +358,8 @@ def report002(width=16, batch_size=5, epochs=400):
 def report001(epochs=70, input_shape=(224, 224, 1), extractor_weights="imagenet"):
     """Report 001 (Table 2, section 4.2): Deep Koalarization + BatchNorm, MSE, 1,000 Places365.
 
-    Deviation: Keras's `weight_decay` is decoupled (AdamW-style), the
-    report's PyTorch Adam adds an L2 term. The report tracked no validation
-    loss; pass `validation_data` to `fit` (its missing improvement, 4.4.1).
+    Keras's `weight_decay` is decoupled, the report's PyTorch Adam adds L2. The report tracked no
+    validation loss (4.4.1): pass `validation_data` to `fit`.
     """
     return Recipe(
         name="report001",
@@ -413,11 +388,9 @@ def report001(epochs=70, input_shape=(224, 224, 1), extractor_weights="imagenet"
 def report003(width=64, input_shape=(256, 256, 1)):
     """Report 003 (sections 2.2, 3-5): the coherent model on COCO, 15 epochs, 86,301 images.
 
-    The model computes its own objective (`loss="model"`, eq. 1, 3 and 5);
-    pass it the rebalancing weights:
-    `recipe.build_model(class_weights=recipe.class_weights(prior))`. The
-    report names no optimizer, learning rate or batch size: Zhang's Adam
-    (beta_2 0.99), batch 40 and learning rate 1e-4 (our choice).
+    The model computes its own objective (`loss="model"`); pass it the rebalancing weights with
+    `recipe.build_model(class_weights=recipe.class_weights(prior))`. Optimizer, rate and batch size
+    are not stated: Zhang's Adam (beta_2 0.99) and batch 40, rate 1e-4 (ours).
     """
     return Recipe(
         name="report003",
@@ -466,17 +439,13 @@ def _report004(name, model, model_kwargs, loss="mse", learning_rate=1e-3, **fiel
 def report004(image_size=REPORT004_IMAGE_SIZE, encoder_weights=None):
     """Report 004 (section 5): ResNet colorizer, pix2pix GAN, ResNet-18 AE and VAE, 20 epochs each.
 
-    128x128 crops of 6-class scene photos; MSE with Adam 1e-3 for the ResNet,
-    AE and VAE; the GAN is Isola et al.'s (BCE + 100 x L1, Adam 2e-4 with
-    beta_1 0.5, a 7-level U-Net and a 70x70 PatchGAN). The ResNet is at a
-    quarter width (the report does not say how much it narrows it). Pass
-    `encoder_weights="imagenet"` for the report's ImageNet ResNet-18 encoder.
+    128x128 crops; MSE and Adam 1e-3, except the GAN (Isola et al.'s BCE + 100 x L1, Adam 2e-4,
+    beta_1 0.5). The ResNet's quarter width is ours; `encoder_weights="imagenet"` is the report's.
 
     Returns:
         `{"resnet": ..., "gan": ..., "ae": ..., "vae": ...}`.
 
     Example:
-
     >>> from colorization.training import recipes
     >>> recipe = recipes.report004()["gan"]
     >>> recipe.epochs, recipe.learning_rate, recipe.optimizer_kwargs

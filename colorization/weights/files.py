@@ -10,8 +10,7 @@ CACHE_SUBDIR = "models"
 class WeightsError(ValueError):
     """A weights file that is not what `load` was asked to read.
 
-    `str(error)` is one line naming the file and what it is not, then the
-    details, so a command line can print the first line alone.
+    `str(error)` is one line naming the file and what it is not (for a command line), then details.
 
     Attributes:
         path: the file.
@@ -27,11 +26,7 @@ class WeightsError(ValueError):
 
 
 class ChecksumError(WeightsError):
-    """A weights file whose SHA-256 does not start with the release's prefix.
-
-    Raised by `load(name, path)` unless `verify=False`, and by `download` for
-    a damaged download or cached copy.
-    """
+    """A weights file whose SHA-256 or MD5 is not its preset's (from `load` and `download`)."""
 
 
 def sha256(path):
@@ -50,11 +45,7 @@ def verify_file(
     release,
     advice="The file is damaged or not the released weights; delete it and download again.",
 ):
-    """Raises `ChecksumError` unless `path` has the preset's checksum (full digest or prefix).
-
-    The first line names the leading digits of both digests; the details give
-    the whole digest, the release's URL and `advice`.
-    """
+    """Raises `ChecksumError` (digests, URL, `advice`) unless `path` has the preset's checksum."""
     algorithm, expected = release.checksum
     digest = file_digest(path, algorithm)
     if not digest.startswith(expected):
@@ -71,12 +62,7 @@ def verify_file(
 
 
 def fetch(name, preset, cache_dir=None, force=False):
-    """The local path of a preset's file, downloaded once into the Keras cache and verified.
-
-    `preset` is a `colorization.weights.Preset` and `name` its name, for
-    messages; the other arguments, the return value and the errors are those
-    of `colorization.weights.download`.
-    """
+    """`colorization.weights.download` for `preset`, called `name`: same result and errors."""
     import keras
 
     if cache_dir is not None:

@@ -1,11 +1,7 @@
 """Presets as data: every released weights file the library uses, and the one loading path.
 
-Files are downloaded once into the Keras cache (`$KERAS_HOME/models/`) by
-`files.fetch` and checked against the preset's checksum: the SHA-256 prefix
-in the file name (PyTorch hub's convention) or the MD5 Keras publishes for
-`keras.applications` files. `.pth` files are read with
-`torch.load(weights_only=True)`, which runs no pickled code; `.npz` archives
-of the same arrays need no PyTorch.
+Files are cached in `$KERAS_HOME/models/` and checked against the SHA-256 prefix in their name
+(PyTorch hub's convention) or Keras's MD5; `.pth` is read with `torch.load(weights_only=True)`.
 """
 
 import dataclasses
@@ -23,12 +19,10 @@ class Preset:
 
     Args:
         url: where its authors publish it.
-        sha256_prefix: leading hex digits of its SHA-256 (from the file name).
-        sha256: the full SHA-256, when known.
+        sha256_prefix, sha256: its SHA-256's leading hex digits (from the file name), or all.
         description: the network and paper, for messages.
         md5: the MD5 its publisher states, for files without SHA-256 data.
-        pass_with: the argument that takes a local copy of the file, for the
-            offline message (default: `colorization.weights.load`'s `path`).
+        pass_with: the argument taking a local copy, for messages (default: `load`'s `path`).
     """
 
     url: str
@@ -155,10 +149,7 @@ def download(name, cache_dir=None, force=False):
 
 
 def state_dict(name, path=None, cache_dir=None, verify=True):
-    """`(state dict {name: float32 array}, path)` of preset `name`, from `path` or the cache.
-
-    A file given by `path` is checked against the preset's checksum unless `verify=False`.
-    """
+    """`(state dict, path)` of preset `name`, from `path` (checked if `verify`) or the cache."""
     preset = _preset(name)
     downloaded = path is None
     path = download(name, cache_dir=cache_dir) if downloaded else pathlib.Path(path)
@@ -188,31 +179,24 @@ def load(
     """A released colorizer as a ready Keras model.
 
     Args:
-        name: `"eccv16"` or `"siggraph17"`; the other presets are encoder
-            weights, loaded by their builders (`encoder_weights="imagenet"`).
-        path: a local copy of the preset's file (`.pth`, or `.npz` of the
-            same arrays); `None` downloads it into the cache.
-        input_shape: the input size (the authors' demo: 256 x 256);
-            `(None, None, 1)` runs each photo at its own size.
-        hints: SIGGRAPH17 only: inputs `[L, ab_hints, hint_mask]` instead of L.
-        head: SIGGRAPH17 only: `"regression_and_classification"` adds the
-            529-bin class branch as a second output.
+        name: `"eccv16"` or `"siggraph17"` (the other presets are weights for their builders).
+        path: a local copy of the file (`.pth`, or `.npz` of the same arrays); `None` downloads it.
+        input_shape: the input size (the authors' demo: 256 x 256); `(None, None, 1)` for any.
+        hints, head: SIGGRAPH17 only: `[L, ab_hints, hint_mask]` inputs; a 529-bin class output
+            with `"regression_and_classification"`.
         cache_dir: the cache root for downloads (default `$KERAS_HOME` or `~/.keras`).
         verify: check the SHA-256 prefix of a file given by `path`.
 
     Returns:
-        A `keras.Model` from L `(B, H, W, 1)` in [0, 100] to ab `(B, H, W, 2)`
-        in Lab units.
+        A `keras.Model` from L `(B, H, W, 1)` in [0, 100] to ab `(B, H, W, 2)` in Lab units.
 
     Raises:
         OSError: offline without `path`.
         ImportError: PyTorch missing for a `.pth` file.
         ChecksumError: the file's SHA-256 does not match the preset's.
-        WeightsError (a ValueError): the file is missing, not a PyTorch
-            checkpoint, or another network's weights.
+        WeightsError (a ValueError): a missing file, not a PyTorch checkpoint, or other weights.
 
     Example:
-
     >>> import colorization
     >>> model = colorization.weights.load("eccv16")   # doctest: +SKIP
     >>> rgb = colorization.colorize(model, photo)        # doctest: +SKIP

@@ -1,10 +1,6 @@
 """torchvision's ImageNet ResNet-18 (He et al. 2016) converted into report 004's encoder.
 
-The encoder's layers are named after torchvision's (`layer1_0_conv1` is
-`layer1.0.conv1`, `conv1_bn` is `bn1`), so the mapping is a rule on names.
-conv1's three RGB input channels are summed into the single L channel, so a
-grey image R = G = B gets conv1's response. Only the layers the encoder has
-are read (conv1 to layer2); the rest of the state dict is ignored.
+Names follow torchvision's; conv1's RGB kernels are summed for L; layers after layer2 go unused.
 """
 
 import keras

@@ -1,11 +1,7 @@
-"""PyTorch state dicts: read safely, and converted into Keras layers by a name mapping.
+"""PyTorch state dicts: read safely, and copied into Keras layers by a name mapping.
 
-Conversion (PyTorch NCHW -> Keras NHWC): convolution kernels
-`(out, in, kh, kw)` -> `(kh, kw, in, out)`; transposed-convolution kernels
-`(in, out, kh, kw)` -> `(kh, kw, out, in)` (both frameworks compute the
-gradient of a cross-correlation, so no spatial flip); biases as they are;
-BatchNorm `weight, bias, running_mean, running_var` -> `gamma, beta,
-moving_mean, moving_variance` (`num_batches_tracked` is ignored).
+Kernels `(out, in, kh, kw)` -> `(kh, kw, in, out)`, transposed `(in, out, kh, kw)` -> `(kh, kw,
+out, in)`; BatchNorm `weight, bias, running_mean, running_var` -> `gamma, beta, moving_*`.
 """
 
 import pathlib
@@ -19,15 +15,12 @@ from colorization.weights.files import WeightsError
 def read_state_dict(path):
     """Reads a state dict file into `{name: float32 numpy array}`.
 
-    A `.npz` archive is read with NumPy. Anything else is read with
-    `torch.load(..., weights_only=True)`, which runs no pickled code; a
-    checkpoint `{"state_dict": ...}` is unwrapped.
+    `.npz` is read with NumPy, anything else with `torch.load(..., weights_only=True)`, which runs
+    no pickled code; a checkpoint `{"state_dict": ...}` is unwrapped.
 
     Raises:
         ImportError: when PyTorch is not installed, naming the extra.
-        WeightsError: when the file is missing, is not a PyTorch checkpoint,
-            is a whole pickled module, or holds something else than a
-            mapping of names to tensors.
+        WeightsError: a missing file, no PyTorch checkpoint, a pickled module, or no state dict.
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -164,8 +157,7 @@ def convert_state_dict(state_dict, model, mapping, ignored=()):
     Args:
         state_dict: `{name: numpy array}` (see `read_state_dict`).
         model: the Keras model, with layers named as in `mapping`.
-        mapping: `(state-dict prefix, Keras layer name, kind)` triples; kind is
-            `"conv"`, `"conv_transpose"` or `"batch_norm"`.
+        mapping: `(state-dict prefix, layer name, "conv" | "conv_transpose" | "batch_norm")`.
         ignored: state-dict prefixes that may be present and are not used.
 
     Raises:

@@ -1,9 +1,6 @@
-"""Zhang et al.'s released colorizers (ECCV16, SIGGRAPH17): their layouts and converters into Keras.
+"""Zhang et al.'s released colorizers (ECCV16, SIGGRAPH17): their layouts and Keras converters.
 
-The authors released PyTorch state dicts of ECCV16 and of SIGGRAPH17's
-automatic mode with their `colorizers` package
-(github.com/richzhang/colorization). Each tensor goes into the layer of the
-same name in `colorization.models.eccv16_release` / `colorization.models.siggraph17`.
+The PyTorch state dicts of their `colorizers` package (github.com/richzhang/colorization).
 """
 
 import numpy as np
@@ -18,11 +15,7 @@ DISPLAY_NAMES = {"eccv16": "ECCV16", "siggraph17": "SIGGRAPH17"}
 
 
 def identify(state_dict):
-    """Which release a state dict's layout is: `"eccv16"`, `"siggraph17"` or None.
-
-    Decided by the first convolution's input channels (1: L; 4: L, ab hints
-    and mask), or by names only one of the two networks has.
-    """
+    """Which release a state dict is: `"eccv16"`, `"siggraph17"` or None (first conv, names)."""
     first = state_dict.get("model1.0.weight")
     if first is not None and np.ndim(first) == 4:
         for name, channels in INPUT_CHANNELS.items():
@@ -144,8 +137,7 @@ def convert(name, state_dict, path, input_shape=(256, 256, 1), hints=False, head
     """Builds the release `name`'s Keras model and copies `state_dict` into it.
 
     Raises:
-        WeightsError: the state dict is the other release's, another
-            network's, or its names or shapes differ from the release's.
+        WeightsError: another release's or network's state dict, or other names or shapes.
     """
     _check_network(path, state_dict, name)
     model = build(name, input_shape=input_shape, hints=hints, head=head)
