@@ -6,6 +6,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# The tests compile tiny models for a step or two: XLA's LLVM optimisation passes (JAX) cost
+# far more than they save there. Subprocesses started by tests inherit this.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import numpy as np
 import pytest

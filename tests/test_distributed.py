@@ -195,7 +195,7 @@ print(json.dumps(report))
 def test_jax_data_parallel_two_host_devices(shard_dir):
     env = {
         "KERAS_BACKEND": "jax",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2",
         "JAX_PLATFORMS": "cpu",
     }
     report = _run(_JAX_SCRIPT, env, shard_dir)
