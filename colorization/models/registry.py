@@ -31,5 +31,8 @@ def list_models():
 def get_model(model, /, **kwargs):
     """Builds the registered model `model` with the builder's `kwargs` (`name` included)."""
     if model not in _BUILDERS:
-        raise ValueError(f"Unknown model {model!r}. Available models: {', '.join(list_models())}.")
+        raise ValueError(
+            f"Unknown model. Available models: {', '.join(list_models())}. "
+            f"Received: model={model!r}"
+        )
     return _BUILDERS[model](**kwargs)

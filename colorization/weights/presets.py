@@ -126,7 +126,10 @@ def available():
 
 def _preset(name):
     if name not in PRESETS:
-        raise ValueError(f"Unknown pretrained model {name!r}. Available: {', '.join(available())}.")
+        raise ValueError(
+            f"Unknown pretrained model. Available: {', '.join(available())}. "
+            f"Received: name={name!r}"
+        )
     return PRESETS[name]
 
 
